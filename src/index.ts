@@ -1,0 +1,18 @@
+/**
+ * fovea: convolutional neural networks in TypeScript.
+ *
+ *   import { tensor, nn, optim, tidy } from 'fovea';
+ */
+import './backends/cpu/index.js';
+
+export { Tensor, leakedTensorCount, type GradFn } from './tensor/tensor.js';
+export { ENGINE, getBackend, setBackend, manualSeed, noGrad, isGradEnabled, tidy, keep, memory, runKernel } from './tensor/engine.js';
+export { Rng } from './tensor/rng.js';
+export type { DType, TypedArray } from './tensor/dtype.js';
+export { registerKernel, listKernels, hasKernel } from './backends/registry.js';
+export type { Backend, Storage, KernelTensor, KernelOutput } from './backends/backend.js';
+export * from './ops/index.js';
+export * as ops from './ops/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * from './models/index.js';

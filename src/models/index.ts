@@ -1,0 +1,3 @@
+export * from './registry.js';
+export * from './canonical-cnn.js';
+export * from './resnet-cifar.js';

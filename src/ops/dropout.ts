@@ -1,0 +1,17 @@
+import { ENGINE, runKernel } from '../tensor/engine.js';
+import { record } from '../tensor/autograd.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { assertFloat } from './util.js';
+
+/**
+ * Zeroes each element with probability p and scales the rest by 1 / (1 - p) in training;
+ * identity otherwise. The mask's seed comes from the default generator (manualSeed).
+ */
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  assertFloat('dropout', x);
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const mask = runKernel('dropoutMask', [], { shape: [...x.shape], p, seed: ENGINE.rng.uint32(), dtype: x.dtype })[0];
+  const y = runKernel('binary', [x, mask], { op: 'mul', outShape: [...x.shape] })[0];
+  return record(y, 'dropout', [x], (dy) => [runKernel('binary', [dy, mask], { op: 'mul', outShape: [...x.shape] })[0]]);
+}

@@ -1,0 +1,96 @@
+import { runKernel, noGrad } from '../tensor/engine.js';
+import { record, needsGrad } from '../tensor/autograd.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { assertFloat, fmt } from './util.js';
+import { affine, add, mul, sub, sqrt, div } from './elementwise.js';
+import { reshape } from './shape.js';
+
+export interface BatchNormOptions {
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over the channel axis 1 of [N, C, ...] input. In training, normalises
+ * with batch statistics and updates the running statistics in place (momentum as PyTorch,
+ * unbiased variance); otherwise uses the running statistics.
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  assertFloat('batchNorm', x);
+  if (x.ndim < 2) throw new Error(`batchNorm: input must be [N, C, ...], got ${fmt(x.shape)}`);
+  const C = x.shape[1];
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`batchNorm: ${name} ${fmt(t.shape)} must be [${C}] for input ${fmt(x.shape)}`);
+  }
+  if ((weight === null) !== (bias === null)) throw new Error('batchNorm: pass both weight and bias, or neither');
+  const eps = opts.eps ?? 1e-5;
+  const affineParams = weight && bias ? [weight, bias] : [];
+  // Kernels see N, C, H*W; 2-D input [N, C] is N, C, 1.
+  const x3 = reshape(x, [x.shape[0], C, x.size / (x.shape[0] * C)]);
+  const x4 = reshape(x3, [...x3.shape, 1]);
+  x3.dispose();
+  if (opts.training || !runningMean || !runningVar) {
+    if (x.size / C <= 1) throw new Error(`batchNorm: expected more than 1 value per channel in training, got input ${fmt(x.shape)}`);
+    const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams], { eps });
+    if (opts.training && runningMean && runningVar) {
+      const m = opts.momentum ?? 0.1;
+      noGrad(() => {
+        runningMean.assign(blend(runningMean, mean, m));
+        runningVar.assign(blend(runningVar, varUnbiased, m));
+      });
+    }
+    varUnbiased.dispose();
+    const y = reshape(y4, x.shape);
+    y4.dispose();
+    const inputs = weight && bias ? [x, weight, bias] : [x];
+    const out = record(y, 'batchNorm', inputs, (dy) => {
+      const dy4 = reshape(dy, x4.shape);
+      const [dx4, dgamma, dbeta] = runKernel('batchNormBackward', [dy4, x4, mean, invStd, ...(weight ? [weight] : [])], {});
+      dy4.dispose();
+      const dx = reshape(dx4, x.shape);
+      dx4.dispose();
+      x4.dispose();
+      mean.dispose();
+      invStd.dispose();
+      return weight ? [dx, dgamma, dbeta] : (dgamma.dispose(), dbeta.dispose(), [dx]);
+    });
+    if (!out.gradFn) {
+      x4.dispose();
+      mean.dispose();
+      invStd.dispose();
+    }
+    return out;
+  }
+  if (!needsGrad(x, ...affineParams)) {
+    const y4 = runKernel('batchNormInference', [x4, runningMean, runningVar, ...affineParams], { eps })[0];
+    x4.dispose();
+    const y = reshape(y4, x.shape);
+    y4.dispose();
+    return y;
+  }
+  x4.dispose();
+  // Eval mode with gradients (fine-tuning with frozen statistics): compose differentiable ops.
+  const shape = [1, C, ...x.shape.slice(2).map(() => 1)];
+  const std = noGrad(() => sqrt(affine(runningVar, 1, eps)));
+  const scale = reshape(std, shape);
+  let y = div(sub(x, reshape(runningMean, shape)), scale);
+  if (weight && bias) y = add(mul(y, reshape(weight, shape)), reshape(bias, shape));
+  return y;
+}
+
+function blend(running: Tensor, batch: Tensor, momentum: number): Tensor {
+  const a = affine(running, 1 - momentum, 0);
+  const b = affine(batch, momentum, 0);
+  const r = add(a, b);
+  a.dispose();
+  b.dispose();
+  return r;
+}
