@@ -1,0 +1,3 @@
+export * from './safetensors.js';
+export * from './atomic-file.js';
+export * from './state-dict.js';
