@@ -16,3 +16,7 @@ export * as ops from './ops/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * from './models/index.js';
+export { loadSafetensors, saveSafetensors } from './io/state-dict.js';
+export * as io from './io/index.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';

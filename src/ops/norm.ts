@@ -1,5 +1,5 @@
 import { runKernel, noGrad } from '../tensor/engine.js';
-import { record, needsGrad } from '../tensor/autograd.js';
+import { record, willRecord } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertFloat, fmt } from './util.js';
 import { affine, add, mul, sub, sqrt, div } from './elementwise.js';
@@ -69,7 +69,7 @@ export function batchNorm(
     }
     return out;
   }
-  if (!needsGrad(x, ...affineParams)) {
+  if (!willRecord(x, ...affineParams)) {
     const y4 = runKernel('batchNormInference', [x4, runningMean, runningVar, ...affineParams], { eps })[0];
     x4.dispose();
     const y = reshape(y4, x.shape);

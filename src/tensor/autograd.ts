@@ -14,8 +14,13 @@ export function record(output: Tensor, name: string, inputs: readonly Tensor[], 
   return output;
 }
 
-/** Whether an op must build its backward closure (saves work in inference). */
+/** Inside a backward: whether any of these inputs wants a gradient (skip the others' work). */
 export function needsGrad(...inputs: Tensor[]): boolean {
+  return inputs.some((t) => t.requiresGrad);
+}
+
+/** In a forward: whether the result will be recorded for autograd. */
+export function willRecord(...inputs: Tensor[]): boolean {
   return ENGINE.gradEnabled && inputs.some((t) => t.requiresGrad);
 }
 

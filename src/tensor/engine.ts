@@ -53,9 +53,10 @@ class Engine {
   /** Runs a kernel on the backend of its inputs (or the active one) and wraps the outputs. */
   run(kernelName: string, inputs: readonly Tensor[], attrs: KernelAttrs = {}): Tensor[] {
     const backend = inputs.length ? inputs[0].backend : this.backend();
+    const what = typeof attrs.op === 'string' ? attrs.op : kernelName;
     for (const t of inputs) {
-      if (t.isDisposed) throw new Error(`${kernelName}: an input tensor (shape [${t.shape.join(', ')}]) was already disposed; keep() it or create it outside the tidy() that released it`);
-      if (t.backend !== backend) throw new Error(`${kernelName}: inputs live on different backends ('${backend.name}' and '${t.backend.name}'); move them with .to('${backend.name}')`);
+      if (t.isDisposed) throw new Error(`${what}: an input tensor (shape [${t.shape.join(', ')}]) was already disposed; keep() it or create it outside the tidy() that released it`);
+      if (t.backend !== backend) throw new Error(`${what}: inputs live on different backends ('${backend.name}' and '${t.backend.name}'); move them with .to('${backend.name}')`);
     }
     const outputs = getKernel(backend.name, kernelName)(backend, inputs, attrs);
     return outputs.map((o) => this.wrap(o, backend));

@@ -86,7 +86,8 @@ export class Tensor {
     ENGINE.untrack(this);
     ENGINE.release(this.held.storage, this.held.backend);
     this.held = null;
-    this.gradFn = null;
+    // gradFn stays: a disposed intermediate can still be a node of a graph (its storage is not
+    // needed for backward; the tensors a backward needs are saved in its closure).
   }
 
   [Symbol.dispose](): void {
