@@ -6,7 +6,7 @@ import { DATASETS, isDatasetName, loadDataset, type Split } from '../data/index.
 import { DEFAULT_TRAIN_CONFIG, fit, type TrainConfig } from '../train/trainer.js';
 import { evaluate } from '../train/evaluate.js';
 import { loadCheckpointInto, readCheckpointConfig } from '../train/checkpoint.js';
-import { formatDuration } from '../train/progress.js';
+import { formatDuration, Progress } from '../train/progress.js';
 
 const number = (what: string) => (v: string): number => {
   const n = Number(v);
@@ -83,7 +83,7 @@ function addTrainOptions(cmd: Command, defaults: Partial<TrainFlags>): Command {
     .option('--limit-train <n>', 'use only the first n training images', integer('--limit-train'));
 }
 
-async function runTrain(flags: TrainFlags): Promise<void> {
+async function runTrain(flags: TrainFlags, io: Io): Promise<void> {
   manualSeed(flags.seed);
   const t0 = Date.now();
   const split = limit(await loadDataset(flags.dataset as (typeof DATASETS)[number], { dir: flags.data, seed: flags.seed }), flags.limitTrain);
@@ -94,7 +94,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     // The architecture comes from the checkpoint, not from today's flags.
     const saved = await readCheckpointConfig(flags.out).catch(() => null);
     if (saved) {
-      if (saved.model !== flags.model) process.stderr.write(`note: --resume uses the checkpoint's model '${saved.model}'\n`);
+      if (saved.model !== flags.model) io.err(`note: --resume uses the checkpoint's model '${saved.model}'\n`);
       flags.model = saved.model;
       modelOptions = saved.modelOptions;
     }
@@ -114,31 +114,51 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     augment: flags.augment,
     seed: flags.seed,
   };
-  process.stderr.write(
+  io.err(
     `fovea: training ${flags.model} (${(model.numParameters() / 1e3).toFixed(1)}k parameters) on ${flags.dataset} ` +
       `(${split.train.labels.length} train / ${split.test.labels.length} test images, ${C}x${H}x${W}), ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr}\n`,
   );
-  const history = await fit({ model, modelName: flags.model, modelOptions, data: split, datasetName: flags.dataset, config, outDir: flags.out, resume: flags.resume });
+  const history = await fit({ model, modelName: flags.model, modelOptions, data: split, datasetName: flags.dataset, config, outDir: flags.out, resume: flags.resume, log: (l) => io.err(`${l}\n`), progress: io.progress() });
   const last = history[history.length - 1];
   if (last) {
-    process.stdout.write(`final test accuracy ${(100 * last.test_accuracy).toFixed(2)}% after ${last.epoch} epochs (${formatDuration((Date.now() - t0) / 1000)} wall)\n`);
+    io.out(`final test accuracy ${(100 * last.test_accuracy).toFixed(2)}% after ${last.epoch} epochs (${formatDuration((Date.now() - t0) / 1000)} wall)\n`);
   }
-  if (flags.out) process.stdout.write(`checkpoint: ${flags.out}/model.safetensors, ${flags.out}/config.json; metrics: ${flags.out}/metrics.jsonl\n`);
+  if (flags.out) io.out(`checkpoint: ${flags.out}/model.safetensors, ${flags.out}/config.json; metrics: ${flags.out}/metrics.jsonl\n`);
 }
 
-export function buildProgram(): Command {
+interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  progress(): Progress;
+}
+
+export interface ProgramOptions {
+  /** Throw instead of exiting on bad arguments (tests, embedding). */
+  exitOverride?: boolean;
+  writeOut?: (s: string) => void;
+  writeErr?: (s: string) => void;
+}
+
+export function buildProgram(opts: ProgramOptions = {}): Command {
   const program = new Command();
   program.name('fovea').description('Convolutional neural networks in TypeScript: train, evaluate and run CNNs.').showHelpAfterError();
+  if (opts.exitOverride) program.exitOverride();
+  if (opts.writeOut || opts.writeErr) program.configureOutput({ writeOut: opts.writeOut, writeErr: opts.writeErr });
+  const io: Io = {
+    out: opts.writeOut ?? ((t) => void process.stdout.write(t)),
+    err: opts.writeErr ?? ((t) => void process.stderr.write(t)),
+    progress: () => (opts.writeErr ? new Progress({ interactive: false, write: opts.writeErr }) : new Progress()),
+  };
 
   addTrainOptions(
     program.command('train').description('train a classifier (with no options: the built-in shapes demo, no download needed)'),
     { dataset: 'shapes', model: 'canonical-cnn', epochs: 4, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: undefined },
-  ).action((flags: TrainFlags) => runTrain(flags));
+  ).action((flags: TrainFlags) => runTrain(flags, io));
 
   addTrainOptions(
     program.command('demo').description('about a minute of training on the built-in synthetic shapes data set'),
     { dataset: 'shapes', model: 'canonical-cnn', epochs: 4, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: [16, 32, 64], out: 'runs/demo' },
-  ).action((flags: TrainFlags) => runTrain(flags));
+  ).action((flags: TrainFlags) => runTrain(flags, io));
 
   program
     .command('eval')
@@ -158,9 +178,9 @@ export function buildProgram(): Command {
       const r = await evaluate(model, split.test, { batchSize: flags.batchSize });
       const seconds = (Date.now() - t0) / 1000;
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ checkpoint: flags.checkpoint, model: config.model, dataset, epoch: config.epoch, images: r.count, accuracy: r.accuracy, loss: r.loss, seconds, confusion: r.confusion })}\n`);
+        io.out(`${JSON.stringify({ checkpoint: flags.checkpoint, model: config.model, dataset, epoch: config.epoch, images: r.count, accuracy: r.accuracy, loss: r.loss, seconds, confusion: r.confusion })}\n`);
       } else {
-        process.stdout.write(`${config.model} (epoch ${config.epoch}) on ${dataset} test: accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}, ${r.count} images in ${seconds.toFixed(1)} s\n`);
+        io.out(`${config.model} (epoch ${config.epoch}) on ${dataset} test: accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}, ${r.count} images in ${seconds.toFixed(1)} s\n`);
       }
     });
 
@@ -172,7 +192,7 @@ export function buildProgram(): Command {
         const info = modelInfo(name);
         const [C, H, W] = info.inputShape;
         const params = createModel(name, { inChannels: C, numClasses: 10 }).numParameters();
-        process.stdout.write(`${name.padEnd(16)} ${(params / 1e3).toFixed(1).padStart(8)}k params  input ${C}x${H}x${W}  ${info.description}\n`);
+        io.out(`${name.padEnd(16)} ${(params / 1e3).toFixed(1).padStart(8)}k params  input ${C}x${H}x${W}  ${info.description}\n`);
       }
     });
 

@@ -11,7 +11,7 @@ export class Progress {
   private total = 0;
   private label = '';
 
-  constructor(private readonly opts: { interactive?: boolean; stream?: NodeJS.WriteStream; lineEverySeconds?: number } = {}) {}
+  constructor(private readonly opts: { interactive?: boolean; stream?: NodeJS.WriteStream; write?: (text: string) => void; lineEverySeconds?: number } = {}) {}
 
   private get interactive(): boolean {
     return this.opts.interactive ?? Boolean((this.opts.stream ?? process.stderr).isTTY);
@@ -50,8 +50,13 @@ export class Progress {
     if (now - this.lastLine >= (this.opts.lineEverySeconds ?? 10) * 1000 || done === this.total) {
       this.lastLine = now;
       const eta = done > 0 ? ((this.total - done) * seconds) / done : 0;
-      (this.opts.stream ?? process.stderr).write(`${this.label} ${done}/${this.total} | ${text} | ${rate} img/s | ETA ${formatDuration(eta)}\n`);
+      this.writeLine(`${this.label} ${done}/${this.total} | ${text} | ${rate} img/s | ETA ${formatDuration(eta)}\n`);
     }
+  }
+
+  private writeLine(text: string): void {
+    if (this.opts.write) this.opts.write(text);
+    else (this.opts.stream ?? process.stderr).write(text);
   }
 
   end(): void {

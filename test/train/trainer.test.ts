@@ -11,7 +11,7 @@ import { Progress } from '../../src/train/progress.js';
 import { loadCheckpointInto, readCheckpointConfig } from '../../src/train/checkpoint.js';
 
 const data = makeShapesDataset({ trainSize: 256, testSize: 64, size: 12, seed: 5 });
-const quiet = { log: () => {}, progress: new Progress({ interactive: false, lineEverySeconds: 1e9, stream: { write: () => true } as unknown as NodeJS.WriteStream }) };
+const quiet = { log: () => {}, progress: new Progress({ interactive: false, write: () => {} }) };
 const config = (over: Partial<TrainConfig>): TrainConfig => ({ ...DEFAULT_TRAIN_CONFIG, batchSize: 32, lr: 0.05, warmupEpochs: 0, ...over });
 const modelOptions = { inChannels: 3, numClasses: 10, widths: [4, 8], convsPerStage: 1 };
 
