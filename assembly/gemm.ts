@@ -1,0 +1,1 @@
+// Kernels of this family are added here; see index.ts for the conventions.

@@ -1,0 +1,56 @@
+/**
+ * A bump allocator over the kernels' WebAssembly memory. A kernel call resets it, copies its
+ * inputs in, allocates outputs and scratch, runs, and copies the outputs out; nothing lives
+ * across calls, so there is nothing to free and nothing to leak. Memory grows on demand and is
+ * kept for the next call.
+ */
+export class Arena {
+  private top = 0;
+  /** Bytes below this offset are reserved (the module's own stack and data, none today). */
+  private readonly base = 1024;
+
+  constructor(private readonly memory: WebAssembly.Memory) {
+    this.top = this.base;
+  }
+
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Reserves `bytes` (16-byte aligned, for v128 loads) and returns the address. */
+  alloc(bytes: number): number {
+    const address = (this.top + 15) & ~15;
+    const end = address + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / 65536);
+      try {
+        this.memory.grow(pages);
+      } catch {
+        throw new Error(`WebAssembly kernels: cannot grow memory to ${(end / 2 ** 20).toFixed(0)} MiB (a tensor too large for the 4 GiB wasm32 address space?)`);
+      }
+    }
+    this.top = end;
+    return address;
+  }
+
+  /** Copies `values` into a new allocation and returns its address. */
+  copyIn(values: Float32Array | Int32Array): number {
+    const address = this.alloc(values.byteLength);
+    new Uint8Array(this.memory.buffer, address, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return address;
+  }
+
+  /** A Float32Array view of `length` floats at `address` (valid until the memory grows). */
+  f32(address: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, address, length);
+  }
+
+  i32(address: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, address, length);
+  }
+
+  get bytesReserved(): number {
+    return this.memory.buffer.byteLength;
+  }
+}
