@@ -1,3 +1,5 @@
+import { CONTROL_BYTES, CONTROL_OFFSET } from './thread-pool.js';
+
 /**
  * A bump allocator over the kernels' WebAssembly memory. A kernel call resets it, copies its
  * inputs in, allocates outputs and scratch, runs, and copies the outputs out; nothing lives
@@ -6,8 +8,8 @@
  */
 export class Arena {
   private top = 0;
-  /** Bytes below this offset are reserved (the module's own stack and data, none today). */
-  private readonly base = 1024;
+  /** Bytes below this offset hold the thread pool's control block. */
+  private readonly base = CONTROL_OFFSET + CONTROL_BYTES;
 
   constructor(private readonly memory: WebAssembly.Memory) {
     this.top = this.base;
