@@ -43,7 +43,7 @@ export function wasmKernels(): WasmKernels | null {
     } catch {
       throw new Error(`the kernel module ${WASM_URL.pathname} is missing: run 'npm run build:wasm'`);
     }
-    const module = new WebAssembly.Module(bytes);
+    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     loaded = { exports: instance.exports as unknown as KernelExports, memory, module, arena: new Arena(memory) };
