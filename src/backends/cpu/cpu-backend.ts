@@ -1,11 +1,13 @@
 import type { Backend, KernelOutput, KernelTensor, Storage } from '../backend.js';
-import { allocTyped, BYTES_PER_ELEMENT, dtypeOfArray, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { giveArray, takeArray } from './array-pool.js';
+import { BYTES_PER_ELEMENT, dtypeOfArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 
 /** CPU storage: a typed array on the JavaScript heap. */
 export class CpuStorage implements Storage {
   readonly backend = 'cpu';
   refCount = 0;
-  constructor(readonly values: TypedArray) {}
+  /** `owned`: the backend allocated the array (kernel output), so it may be recycled when freed. */
+  constructor(readonly values: TypedArray, readonly owned = false) {}
   get byteLength(): number {
     return this.values.byteLength;
   }
@@ -23,7 +25,8 @@ export class CpuBackend implements Backend {
   }
 
   allocate(dtype: DType, size: number): Storage {
-    return this.upload(allocTyped(dtype, size));
+    this.bytes += size * BYTES_PER_ELEMENT[dtype];
+    return new CpuStorage(takeArray(dtype, size), true);
   }
 
   async read(storage: Storage, dtype: DType, size: number): Promise<TypedArray> {
@@ -36,6 +39,8 @@ export class CpuBackend implements Backend {
 
   free(storage: Storage): void {
     this.bytes -= storage.byteLength;
+    const s = storage as CpuStorage;
+    if (s.owned) giveArray(s.values);
   }
 
   bytesInUse(): number {
@@ -46,7 +51,8 @@ export class CpuBackend implements Backend {
   output(values: TypedArray, shape: readonly number[]): KernelOutput {
     const size = shape.reduce((a, b) => a * b, 1);
     if (values.length !== size) throw new Error(`internal: kernel produced ${values.length} values for shape [${shape.join(', ')}]`);
-    return { storage: this.upload(values), shape: [...shape], dtype: dtypeOfArray(values) };
+    this.bytes += values.byteLength;
+    return { storage: new CpuStorage(values, true), shape: [...shape], dtype: dtypeOfArray(values) };
   }
 }
 

@@ -3,13 +3,15 @@
  * contiguous row-major (NCHW) layout. They are generic over float32 and float64 so that the
  * gradient checks can run the very same code in float64; outputs take the input's array type.
  */
+import { takeArray } from '../array-pool.js';
+
 export type FloatArray = Float32Array | Float64Array;
 
 export type FloatArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor;
 
-/** Allocates a zeroed array of the same element type as `like`. */
+/** A zeroed array of the same element type as `like` (recycled from freed tensors when possible). */
 export function allocLike(like: FloatArray, size: number): FloatArray {
-  return like instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+  return takeArray(like instanceof Float64Array ? 'float64' : 'float32', size) as FloatArray;
 }
 
 /** Geometry of a 2-D convolution, resolved once by the op layer. */

@@ -1,0 +1,50 @@
+import { allocTyped, dtypeOfArray, type DType, type TypedArray } from '../../tensor/dtype.js';
+
+/**
+ * Recycles the typed arrays of freed CPU tensors. A fresh large typed array costs a page fault
+ * per 4 KiB on first touch (measured here: ~18 ms for 6.4 MB, against 0.25 ms to zero a reused
+ * one), which on a training step is more than some kernels take. Only arrays the backend
+ * allocated itself come back here, never arrays a user handed to `tensor()`.
+ */
+const MIN_ELEMENTS = 4096;
+const LIMIT_BYTES = 512 * 2 ** 20;
+const pools = new Map<string, TypedArray[]>();
+let pooledBytes = 0;
+
+const keyOf = (dtype: DType, size: number): string => `${dtype}:${size}`;
+
+/** A zero-filled array, reused when one of this type and length was freed. */
+export function takeArray(dtype: DType, size: number): TypedArray {
+  if (size >= MIN_ELEMENTS) {
+    const pool = pools.get(keyOf(dtype, size));
+    const reused = pool?.pop();
+    if (reused) {
+      pooledBytes -= reused.byteLength;
+      reused.fill(0);
+      return reused;
+    }
+  }
+  return allocTyped(dtype, size);
+}
+
+/** Returns an array nobody references any more. */
+export function giveArray(values: TypedArray): void {
+  if (values.length < MIN_ELEMENTS || values.byteOffset !== 0 || values.buffer.byteLength !== values.byteLength) return;
+  if (pooledBytes + values.byteLength > LIMIT_BYTES) return;
+  const key = keyOf(dtypeOfArray(values), values.length);
+  let pool = pools.get(key);
+  if (!pool) pools.set(key, (pool = []));
+  pool.push(values);
+  pooledBytes += values.byteLength;
+}
+
+/** Bytes held for reuse (not counted as in use). */
+export function pooledArrayBytes(): number {
+  return pooledBytes;
+}
+
+/** Drops every pooled array (to hand memory back to the garbage collector). */
+export function clearArrayPool(): void {
+  pools.clear();
+  pooledBytes = 0;
+}
