@@ -12,6 +12,18 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputS
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from './kernels/pool2d.js';
 import { batchNormBackward, batchNormInferenceForward, batchNormTrainForward } from './kernels/batchnorm.js';
 import type { Conv2dParams, FloatArray, Pool2dParams } from './kernels/types.js';
+import { activeWasm as activeWasmKernels } from './kernel-mode.js';
+import { activationBackward, activationForward, useWasmActivation } from './wasm/activation.js';
+import { avgPool2dBackward as wasmAvgPool2dBackward, avgPool2dForward as wasmAvgPool2dForward, maxPool2dForward as wasmMaxPool2dForward } from './wasm/pool.js';
+import {
+  batchNormBackward as wasmBatchNormBackward,
+  batchNormInferenceForward as wasmBatchNormInferenceForward,
+  batchNormTrainForward as wasmBatchNormTrainForward,
+} from './wasm/batchnorm.js';
+import { activeWasm } from './kernel-mode.js';
+import type { WasmKernels } from './wasm/module.js';
+import { wasmBatchedGemm } from './wasm/gemm.js';
+import { isDepthwiseConv, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConv2dForward } from './wasm/conv.js';
 
 export { CpuBackend } from './cpu-backend.js';
 
@@ -37,15 +49,33 @@ cpu('binary', (_b, [a, c], attrs) => {
   return [{ values: out, shape: outShape }];
 });
 
+/**
+ * Whether the WebAssembly kernels of pooling / batch norm / activations run: they are selected
+ * and available (kernel-mode) and every given input is float32. float64 and the other dtypes
+ * stay on the reference kernels.
+ */
+function wasmF32(...inputs: (KernelTensor | undefined)[]): boolean {
+  for (const t of inputs) if (t && t.dtype !== 'float32') return false;
+  return activeWasmKernels() !== null;
+}
+const f32v = (t: KernelTensor): Float32Array => valuesOf(t) as Float32Array;
+
+// Activations: the WebAssembly kernels from WASM_ACTIVATION_MIN_SIZE[op] elements up (below,
+// copying into and out of WebAssembly memory costs more than it saves); other unary ops and
+// small tensors run the reference kernels.
 cpu('unary', (_b, [x], attrs) => {
   const out = like(x, sizeOf(x.shape));
-  unary(attrs.op as UnaryName, v(x), out);
+  const op = attrs.op as UnaryName;
+  if (useWasmActivation(op, out.length) && wasmF32(x)) activationForward(op, f32v(x), out as Float32Array);
+  else unary(op, v(x), out);
   return [{ values: out, shape: x.shape }];
 });
 
 cpu('unaryGrad', (_b, [x, dy], attrs) => {
   const out = like(x, sizeOf(x.shape));
-  unaryGrad(attrs.op as UnaryGradName, v(x), v(dy), out);
+  const op = attrs.op as UnaryGradName;
+  if (useWasmActivation(op, out.length) && wasmF32(x, dy)) activationBackward(op, f32v(x), f32v(dy), out as Float32Array);
+  else unaryGrad(op, v(x), v(dy), out);
   return [{ values: out, shape: x.shape }];
 });
 
@@ -148,30 +178,64 @@ registerKernel('cpu', 'dropoutMask', (backend, _inputs, attrs) => {
   return [(backend as CpuBackend).output(out, shape)];
 });
 
+/** The WebAssembly kernels when selected and available and every given input is float32, else null. */
+function wasmFor(...inputs: (KernelTensor | undefined)[]): WasmKernels | null {
+  for (const t of inputs) if (t && t.dtype !== 'float32') return null;
+  return activeWasm();
+}
+const f32 = (t: KernelTensor): Float32Array => valuesOf(t) as Float32Array;
+
 cpu('matmul', (_b, [a, c], attrs) => {
   const { batch, M, N, K, transA, transB } = attrs as { batch: number; M: number; N: number; K: number; transA: boolean; transB: boolean };
+  const wasm = wasmFor(a, c);
+  if (wasm) return [{ values: wasmBatchedGemm(wasm, batch, transA, transB, M, N, K, f32(a), f32(c)), shape: attrs.outShape as number[] }];
   const out = like(a, batch * M * N) as FloatArray;
   batchedGemm(batch, transA, transB, M, N, K, f(a), f(c), out);
   return [{ values: out, shape: attrs.outShape as number[] }];
 });
 
+// Convolutions: WebAssembly im2col + GEMM for float32 when the kernels are active, except
+// depthwise convolutions, which go to their own kernels (the `depthwise` branches below).
 cpu('conv2d', (_b, [x, w, bias], attrs) => {
   const p = attrs.params as Conv2dParams;
+  const wasm = wasmFor(x, w, bias);
+  if (wasm && isDepthwiseConv(p)) {
+    // depthwise: the WebAssembly depthwise kernel plugs in here; reference kernel until then.
+  } else if (wasm) {
+    return [{ values: wasmConv2dForward(wasm, f32(x), f32(w), bias ? f32(bias) : null, p), shape: conv2dOutputShape(p) }];
+  }
   return [{ values: conv2dForward(f(x), f(w), bias ? f(bias) : null, p), shape: conv2dOutputShape(p) }];
 });
 
 cpu('conv2dBackwardInput', (_b, [dy, w], attrs) => {
   const p = attrs.params as Conv2dParams;
+  const wasm = wasmFor(dy, w);
+  if (wasm && isDepthwiseConv(p)) {
+    // depthwise: the WebAssembly depthwise kernel plugs in here; reference kernel until then.
+  } else if (wasm) {
+    return [{ values: wasmConv2dBackwardInput(wasm, f32(dy), f32(w), p), shape: p.inShape }];
+  }
   return [{ values: conv2dBackwardInput(f(dy), f(w), p), shape: p.inShape }];
 });
 
 cpu('conv2dBackwardWeight', (_b, [x, dy], attrs) => {
   const p = attrs.params as Conv2dParams;
+  const wasm = wasmFor(x, dy);
+  if (wasm && isDepthwiseConv(p)) {
+    // depthwise: the WebAssembly depthwise kernel plugs in here; reference kernel until then.
+  } else if (wasm) {
+    return [{ values: wasmConv2dBackwardWeight(wasm, f32(x), f32(dy), p), shape: p.weightShape }];
+  }
   return [{ values: conv2dBackwardWeight(f(x), f(dy), p), shape: p.weightShape }];
 });
 
+// Pooling: the WebAssembly kernels for float32, except the max-pool backward pass, which stays
+// on the reference kernel in every mode: it is a scatter of dy (a quarter of dx for 2x2 windows)
+// into a freshly zeroed dx, and the WebAssembly version (src/backends/cpu/wasm/pool.ts,
+// maxPool2dBackward) measured slower once dy and argmax are copied in and dx is copied out.
 cpu('maxPool2d', (_b, [x], attrs) => {
-  const { y, argmax, shape } = maxPool2dForward(f(x), attrs.params as Pool2dParams);
+  const p = attrs.params as Pool2dParams;
+  const { y, argmax, shape } = wasmF32(x) ? wasmMaxPool2dForward(f32v(x), p) : maxPool2dForward(f(x), p);
   return [{ values: y, shape }, { values: argmax, shape }];
 });
 
@@ -181,18 +245,32 @@ cpu('maxPool2dBackward', (_b, [dy, argmax], attrs) => {
 });
 
 cpu('avgPool2d', (_b, [x], attrs) => {
-  const { y, shape } = avgPool2dForward(f(x), attrs.params as Pool2dParams);
+  const p = attrs.params as Pool2dParams;
+  const { y, shape } = wasmF32(x) ? wasmAvgPool2dForward(f32v(x), p) : avgPool2dForward(f(x), p);
   return [{ values: y, shape }];
 });
 
 cpu('avgPool2dBackward', (_b, [dy], attrs) => {
   const p = attrs.params as Pool2dParams;
-  return [{ values: avgPool2dBackward(f(dy), p), shape: p.inShape }];
+  return [{ values: wasmF32(dy) ? wasmAvgPool2dBackward(f32v(dy), p) : avgPool2dBackward(f(dy), p), shape: p.inShape }];
 });
+
+/**
+ * Batch norm runs the WebAssembly kernels for float32 from BN_WASM_MIN_SIZE elements up and
+ * with at least 2 elements per (sample, channel) segment: for [N, C] inputs (BatchNorm1d) and
+ * tiny tensors they measured no faster than the reference.
+ */
+const BN_WASM_MIN_SIZE = 1024;
+function bnWasm(x: KernelTensor, ...others: (KernelTensor | undefined)[]): boolean {
+  const size = sizeOf(x.shape);
+  return size >= BN_WASM_MIN_SIZE && size / (x.shape[0] * x.shape[1]) >= 2 && wasmF32(x, ...others);
+}
 
 cpu('batchNormTrain', (_b, [x, gamma, beta], attrs) => {
   const C = x.shape[1];
-  const r = batchNormTrainForward(f(x), x.shape, gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
+  const r = bnWasm(x, gamma, beta)
+    ? wasmBatchNormTrainForward(f32v(x), x.shape, gamma ? f32v(gamma) : null, beta ? f32v(beta) : null, attrs.eps as number)
+    : batchNormTrainForward(f(x), x.shape, gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
   return [
     { values: r.y, shape: x.shape },
     { values: r.mean, shape: [C] },
@@ -202,13 +280,17 @@ cpu('batchNormTrain', (_b, [x, gamma, beta], attrs) => {
 });
 
 cpu('batchNormInference', (_b, [x, mean, variance, gamma, beta], attrs) => {
-  const y = batchNormInferenceForward(f(x), x.shape, f(mean), f(variance), gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
+  const y = bnWasm(x, mean, variance, gamma, beta)
+    ? wasmBatchNormInferenceForward(f32v(x), x.shape, f32v(mean), f32v(variance), gamma ? f32v(gamma) : null, beta ? f32v(beta) : null, attrs.eps as number)
+    : batchNormInferenceForward(f(x), x.shape, f(mean), f(variance), gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
   return [{ values: y, shape: x.shape }];
 });
 
 cpu('batchNormBackward', (_b, [dy, x, mean, invStd, gamma]) => {
   const C = x.shape[1];
-  const r = batchNormBackward(f(dy), f(x), x.shape, f(mean), f(invStd), gamma ? f(gamma) : null);
+  const r = bnWasm(x, dy, mean, invStd, gamma)
+    ? wasmBatchNormBackward(f32v(dy), f32v(x), x.shape, f32v(mean), f32v(invStd), gamma ? f32v(gamma) : null)
+    : batchNormBackward(f(dy), f(x), x.shape, f(mean), f(invStd), gamma ? f(gamma) : null);
   return [
     { values: r.dx, shape: x.shape },
     { values: r.dgamma, shape: [C] },

@@ -1,0 +1,129 @@
+/**
+ * Batch normalisation on the WebAssembly SIMD kernels (assembly/norm.ts): same signatures and
+ * results (to float32 rounding; statistics summed in f64 as the reference) as the reference
+ * kernels in ../kernels/batchnorm.ts. Where the WebAssembly kernels are unavailable the
+ * reference kernels run instead.
+ */
+import {
+  batchNormBackward as refBatchNormBackward,
+  batchNormInferenceForward as refBatchNormInferenceForward,
+  batchNormTrainForward as refBatchNormTrainForward,
+} from '../kernels/batchnorm.js';
+import { wasmKernels, type WasmKernels } from './module.js';
+
+interface NormExports {
+  bn_train_fwd(x: number, y: number, gamma: number, beta: number, mean: number, invStd: number, varUnbiased: number, scratch: number, n: number, c: number, s: number, eps: number): void;
+  bn_inference_fwd(x: number, y: number, mean: number, variance: number, gamma: number, beta: number, n: number, c: number, s: number, eps: number): void;
+  bn_bwd(dy: number, x: number, mean: number, invStd: number, gamma: number, dx: number, dgamma: number, dbeta: number, scratch: number, n: number, c: number, s: number): void;
+}
+
+interface Layout {
+  n: number;
+  c: number;
+  s: number;
+  size: number;
+}
+
+function layout(shape: readonly number[], length: number): Layout {
+  if (shape.length < 2) throw new Error(`batchNorm: expected shape [N, C, ...], got [${shape.join(', ')}]`);
+  const n = shape[0];
+  const c = shape[1];
+  let s = 1;
+  for (let i = 2; i < shape.length; i++) s *= shape[i];
+  const size = n * c * s;
+  if (length < size) throw new Error(`batchNorm: array has ${length} elements, shape [${shape.join(', ')}] needs ${size}`);
+  return { n, c, s, size };
+}
+
+function kernels(): { k: WasmKernels; ex: NormExports } | null {
+  const k = wasmKernels();
+  return k ? { k, ex: k.exports as unknown as NormExports } : null;
+}
+
+function exact(name: string, a: Float32Array, expected: number): Float32Array {
+  if (a.length < expected) throw new Error(`batchNorm: ${name} has ${a.length} elements, expected ${expected}`);
+  return a.length === expected ? a : a.subarray(0, expected);
+}
+
+/** Training-mode forward (reference: batchNormTrainForward). */
+export function batchNormTrainForward(
+  x: Float32Array,
+  shape: readonly number[],
+  gamma: Float32Array | null,
+  beta: Float32Array | null,
+  eps: number,
+): { y: Float32Array; mean: Float32Array; invStd: Float32Array; varUnbiased: Float32Array } {
+  const wk = kernels();
+  if (!wk) return refBatchNormTrainForward(x, shape, gamma, beta, eps) as { y: Float32Array; mean: Float32Array; invStd: Float32Array; varUnbiased: Float32Array };
+  const { k, ex } = wk;
+  const { n, c, s, size } = layout(shape, x.length);
+  const a = k.arena;
+  a.reset();
+  const xa = a.copyIn(exact('x', x, size));
+  const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
+  const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
+  const ya = a.alloc(size * 4);
+  const stats = a.alloc(3 * c * 4);
+  const scratch = a.alloc(16);
+  ex.bn_train_fwd(xa, ya, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, scratch, n, c, s, eps);
+  return {
+    y: a.f32(ya, size).slice(),
+    mean: a.f32(stats, c).slice(),
+    invStd: a.f32(stats + c * 4, c).slice(),
+    varUnbiased: a.f32(stats + 2 * c * 4, c).slice(),
+  };
+}
+
+/** Inference-mode forward with given statistics (reference: batchNormInferenceForward). */
+export function batchNormInferenceForward(
+  x: Float32Array,
+  shape: readonly number[],
+  mean: Float32Array,
+  variance: Float32Array,
+  gamma: Float32Array | null,
+  beta: Float32Array | null,
+  eps: number,
+): Float32Array {
+  const wk = kernels();
+  if (!wk) return refBatchNormInferenceForward(x, shape, mean, variance, gamma, beta, eps) as Float32Array;
+  const { k, ex } = wk;
+  const { n, c, s, size } = layout(shape, x.length);
+  const a = k.arena;
+  a.reset();
+  const xa = a.copyIn(exact('x', x, size));
+  const ma = a.copyIn(exact('mean', mean, c));
+  const va = a.copyIn(exact('variance', variance, c));
+  const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
+  const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
+  const ya = a.alloc(size * 4);
+  ex.bn_inference_fwd(xa, ya, ma, va, ga, ba, n, c, s, eps);
+  return a.f32(ya, size).slice();
+}
+
+/** Training-mode backward through the batch statistics (reference: batchNormBackward). */
+export function batchNormBackward(
+  dy: Float32Array,
+  x: Float32Array,
+  shape: readonly number[],
+  mean: Float32Array,
+  invStd: Float32Array,
+  gamma: Float32Array | null,
+): { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array } {
+  const wk = kernels();
+  if (!wk) return refBatchNormBackward(dy, x, shape, mean, invStd, gamma) as { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array };
+  const { k, ex } = wk;
+  const { n, c, s, size } = layout(shape, x.length);
+  if (dy.length < size) throw new Error('batchNormBackward: dy is smaller than x');
+  const a = k.arena;
+  a.reset();
+  const dya = a.copyIn(exact('dy', dy, size));
+  const xa = a.copyIn(exact('x', x, size));
+  const ma = a.copyIn(exact('mean', mean, c));
+  const ia = a.copyIn(exact('invStd', invStd, c));
+  const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
+  const dxa = a.alloc(size * 4);
+  const grads = a.alloc(2 * c * 4);
+  const scratch = a.alloc(16);
+  ex.bn_bwd(dya, xa, ma, ia, ga, dxa, grads, grads + c * 4, scratch, n, c, s);
+  return { dx: a.f32(dxa, size).slice(), dgamma: a.f32(grads, c).slice(), dbeta: a.f32(grads + c * 4, c).slice() };
+}

@@ -1,0 +1,114 @@
+/**
+ * Depthwise 2-D convolution (groups == inChannels, one input channel per group, any channel
+ * multiplier) on the WebAssembly SIMD kernels (assembly/depthwise.ts). Same signatures and
+ * results (to float32 rounding) as the reference `conv2dForward` / `conv2dBackwardInput` /
+ * `conv2dBackwardWeight` for depthwise geometries; where the WebAssembly kernels are unavailable
+ * the reference kernels run instead.
+ */
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../kernels/conv2d.js';
+import type { Conv2dParams } from '../kernels/types.js';
+import { wasmKernels, type WasmKernels } from './module.js';
+
+interface DepthwiseExports {
+  dw_conv_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
+  dw_conv_bwd_weight_scratch(c: number, mult: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
+  dw_conv_bwd_input_scratch(h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, outH: number, outW: number): number;
+  dw_conv_fwd(x: number, w: number, bias: number, y: number, scratch: number, ...geometry: number[]): void;
+  dw_conv_bwd_weight(x: number, dy: number, dw: number, scratch: number, ...geometry: number[]): void;
+  dw_conv_bwd_input(dy: number, w: number, dx: number, scratch: number, ...geometry: number[]): void;
+}
+
+/** Whether p is a depthwise convolution: groups == inChannels, one input channel per group (any channel multiplier). */
+export function isDepthwise(p: Conv2dParams): boolean {
+  const c = p.inShape[1];
+  return p.groups === c && p.weightShape[1] === 1 && p.weightShape[0] % c === 0;
+}
+
+interface Geometry {
+  n: number;
+  c: number;
+  mult: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  outH: number;
+  outW: number;
+  /** The trailing kernel arguments, in order: n, c, mult, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW. */
+  args: number[];
+}
+
+function geometry(p: Conv2dParams): Geometry {
+  if (!isDepthwise(p)) throw new Error('depthwiseConv2d: not a depthwise geometry (groups must equal inChannels, weight [C * mult, 1, kH, kW])');
+  const [, , outH, outW] = conv2dOutputShape(p); // validates the geometry
+  const [n, c, h, w] = p.inShape;
+  const [o, , kh, kw] = p.weightShape;
+  const mult = o / c;
+  const args = [n, c, mult, h, w, kh, kw, p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1], outH, outW];
+  return { n, c, mult, h, w, kh, kw, outH, outW, args };
+}
+
+function check(name: string, a: Float32Array, expected: number): Float32Array {
+  if (a.length < expected) throw new Error(`depthwiseConv2d: ${name} has ${a.length} elements, expected ${expected}`);
+  return a.length === expected ? a : a.subarray(0, expected);
+}
+
+function kernels(): { k: WasmKernels; ex: DepthwiseExports } | null {
+  const k = wasmKernels();
+  return k ? { k, ex: k.exports as unknown as DepthwiseExports } : null;
+}
+
+/** y = depthwise conv(x, w) + bias (reference: conv2dForward). */
+export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, p: Conv2dParams): Float32Array {
+  const g = geometry(p);
+  const wk = kernels();
+  if (!wk) return conv2dForward(x, w, bias, p) as Float32Array;
+  const { k, ex } = wk;
+  const o = g.c * g.mult;
+  const ySize = g.n * o * g.outH * g.outW;
+  const a = k.arena;
+  a.reset();
+  const xa = a.copyIn(check('x', x, g.n * g.c * g.h * g.w));
+  const wa = a.copyIn(check('weight', w, o * g.kh * g.kw));
+  const ba = bias ? a.copyIn(check('bias', bias, o)) : 0;
+  const ya = a.alloc(ySize * 4);
+  const sa = a.alloc(ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
+  ex.dw_conv_fwd(xa, wa, ba, ya, sa, ...g.args);
+  return a.f32(ya, ySize).slice();
+}
+
+/** dx = the input gradient of the depthwise convolution given dy (reference: conv2dBackwardInput). */
+export function depthwiseConv2dBackwardInput(dy: Float32Array, w: Float32Array, p: Conv2dParams): Float32Array {
+  const g = geometry(p);
+  const wk = kernels();
+  if (!wk) return conv2dBackwardInput(dy, w, p) as Float32Array;
+  const { k, ex } = wk;
+  const o = g.c * g.mult;
+  const dxSize = g.n * g.c * g.h * g.w;
+  const a = k.arena;
+  a.reset();
+  const dya = a.copyIn(check('dy', dy, g.n * o * g.outH * g.outW));
+  const wa = a.copyIn(check('weight', w, o * g.kh * g.kw));
+  const dxa = a.alloc(dxSize * 4);
+  const sa = a.alloc(ex.dw_conv_bwd_input_scratch(g.h, g.w, g.kh, g.kw, p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
+  ex.dw_conv_bwd_input(dya, wa, dxa, sa, ...g.args);
+  return a.f32(dxa, dxSize).slice();
+}
+
+/** dw = the weight gradient of the depthwise convolution, summed over the batch (reference: conv2dBackwardWeight). */
+export function depthwiseConv2dBackwardWeight(x: Float32Array, dy: Float32Array, p: Conv2dParams): Float32Array {
+  const g = geometry(p);
+  const wk = kernels();
+  if (!wk) return conv2dBackwardWeight(x, dy, p) as Float32Array;
+  const { k, ex } = wk;
+  const o = g.c * g.mult;
+  const dwSize = o * g.kh * g.kw;
+  const a = k.arena;
+  a.reset();
+  const xa = a.copyIn(check('x', x, g.n * g.c * g.h * g.w));
+  const dya = a.copyIn(check('dy', dy, g.n * o * g.outH * g.outW));
+  const dwa = a.alloc(dwSize * 4);
+  const sa = a.alloc(ex.dw_conv_bwd_weight_scratch(g.c, g.mult, g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
+  ex.dw_conv_bwd_weight(xa, dya, dwa, sa, ...g.args);
+  return a.f32(dwa, dwSize).slice();
+}
