@@ -7,6 +7,19 @@
 // The geometry is passed as a 52-byte block of i32 at `geom` (written once per call by
 // JavaScript, so that a thread-pool task needs only three arguments): 0 channels (of the
 // group), 1 height, 2 width, 3 kh, 4 kw, 5 sh, 6 sw, 7 ph, 8 pw, 9 dh, 10 dw, 11 outH, 12 outW.
+//
+// Thread-pool entry points (src/backends/cpu/wasm/conv.ts splits a convolution into tasks of a
+// few numeric arguments): im2col_part_f32 / col2im_part_f32 move a channel range, and
+// conv2d_forward_images, conv2d_backward_input_images and conv2d_backward_weight_part run a
+// whole slice of a convolution (im2col + GEMM + bias / col2im) from a 64-byte descriptor, i32
+// slots: 0 geom, 1 x (the input; dx for backward input), 2 y (the output; dy for the backward
+// passes), 3 packed weights of group 0 (gemm_pack_a; dw for backward weight), 4 bytes between
+// the packed weights of consecutive groups, 5 bias (outChannels floats, or 0), 6 channels,
+// 7 outChannels, 8 groups, 9 channels per group, 10 outChannels per group, 11 height * width,
+// 12 kdim = channels per group * kh * kw, 13 outH * outW, 14 pointwise (1x1, stride 1, no
+// padding: the input planes are the column matrix), 15 batch size.
+
+import { gemm_f32, gemm_tile } from './gemm';
 
 /** First output position o in [0, outSize) with o * stride + shift >= 0. */
 // @ts-ignore: decorator
@@ -67,7 +80,12 @@
  * height x width at x into cols, every element (padding included) overwritten.
  */
 export function im2col_f32(geom: usize, x: usize, cols: usize): void {
-  const channels = load<i32>(geom), height = load<i32>(geom, 4), width = load<i32>(geom, 8);
+  im2col(geom, load<i32>(geom), x, cols);
+}
+
+/** im2col_f32 for `channels` planes at x (the count in geom ignored). */
+function im2col(geom: usize, channels: i32, x: usize, cols: usize): void {
+  const height = load<i32>(geom, 4), width = load<i32>(geom, 8);
   const kh = load<i32>(geom, 12), kw = load<i32>(geom, 16), sh = load<i32>(geom, 20), sw = load<i32>(geom, 24);
   const ph = load<i32>(geom, 28), pw = load<i32>(geom, 32), dh = load<i32>(geom, 36), dw = load<i32>(geom, 40);
   const outH = load<i32>(geom, 44), outW = load<i32>(geom, 48);
@@ -135,7 +153,12 @@ export function im2col_f32(geom: usize, x: usize, cols: usize): void {
  * Overwrites the padding entries of cols with zeros.
  */
 export function col2im_f32(geom: usize, cols: usize, dx: usize): void {
-  const channels = load<i32>(geom), height = load<i32>(geom, 4), width = load<i32>(geom, 8);
+  col2im(geom, load<i32>(geom), cols, dx);
+}
+
+/** col2im_f32 for `channels` planes at dx (the count in geom ignored). */
+function col2im(geom: usize, channels: i32, cols: usize, dx: usize): void {
+  const height = load<i32>(geom, 4), width = load<i32>(geom, 8);
   const kh = load<i32>(geom, 12), kw = load<i32>(geom, 16), sh = load<i32>(geom, 20), sw = load<i32>(geom, 24);
   const ph = load<i32>(geom, 28), pw = load<i32>(geom, 32), dh = load<i32>(geom, 36), dw = load<i32>(geom, 40);
   const outH = load<i32>(geom, 44), outW = load<i32>(geom, 48);
@@ -186,5 +209,102 @@ export function col2im_f32(geom: usize, cols: usize, dx: usize): void {
         row += <usize>outPlane << 2;
       }
     }
+  }
+}
+
+/** im2col of channels [c0, c1) of the planes at x into rows c0 * kh * kw .. of cols (the whole column matrix's layout). */
+export function im2col_part_f32(geom: usize, c0: i32, c1: i32, x: usize, cols: usize): void {
+  if (c0 >= c1) return;
+  const kk = load<i32>(geom, 12) * load<i32>(geom, 16);
+  const plane = <usize>load<i32>(geom, 4) * <usize>load<i32>(geom, 8);
+  const npos = <usize>load<i32>(geom, 44) * <usize>load<i32>(geom, 48);
+  im2col(geom, c1 - c0, x + ((<usize>c0 * plane) << 2), cols + ((<usize>c0 * <usize>kk * npos) << 2));
+}
+
+/** col2im of rows c0 * kh * kw .. of cols onto channels [c0, c1) of dx (accumulating). */
+export function col2im_part_f32(geom: usize, c0: i32, c1: i32, cols: usize, dx: usize): void {
+  if (c0 >= c1) return;
+  const kk = load<i32>(geom, 12) * load<i32>(geom, 16);
+  const plane = <usize>load<i32>(geom, 4) * <usize>load<i32>(geom, 8);
+  const npos = <usize>load<i32>(geom, 44) * <usize>load<i32>(geom, 48);
+  col2im(geom, c1 - c0, cols + ((<usize>c0 * <usize>kk * npos) << 2), dx + ((<usize>c0 * plane) << 2));
+}
+
+/**
+ * Forward convolution of images [b0, b1) (every group): im2col into cols (kdim * outH * outW
+ * floats; unused when pointwise), then the GEMM with the packed weights and the bias into y.
+ * scratch: gemm_tile_scratch_bytes(kdim, outH * outW, false) bytes. cols and scratch private.
+ */
+export function conv2d_forward_images(desc: usize, b0: i32, b1: i32, cols: usize, scratch: usize): void {
+  const geom = <usize>load<u32>(desc), x = <usize>load<u32>(desc, 4), y = <usize>load<u32>(desc, 8);
+  const packed = <usize>load<u32>(desc, 12), packedBytes = <usize>load<u32>(desc, 16), bias = <usize>load<u32>(desc, 20);
+  const c = load<i32>(desc, 24), o = load<i32>(desc, 28), groups = load<i32>(desc, 32), cg = load<i32>(desc, 36), og = load<i32>(desc, 40);
+  const plane = <usize>load<u32>(desc, 44), kdim = load<i32>(desc, 48), npos = load<i32>(desc, 52), pointwise = load<i32>(desc, 56) != 0;
+  for (let b = b0; b < b1; b++) {
+    for (let gi = 0; gi < groups; gi++) {
+      const xg = x + ((<usize>(b * c + gi * cg) * plane) << 2);
+      let src = xg;
+      if (!pointwise) {
+        im2col(geom, cg, xg, cols);
+        src = cols;
+      }
+      const yg = y + ((<usize>(b * o + gi * og) * <usize>npos) << 2);
+      gemm_tile(og, npos, kdim, 1, packed + <usize>gi * packedBytes, 0, false, src, npos, 0, yg, npos, 0, og, 0, npos, bias ? bias + (<usize>(gi * og) << 2) : 0, scratch);
+    }
+  }
+}
+
+/**
+ * Backward-input convolution of images [b0, b1) (every group): the column gradient W_g^T @ dy_g
+ * (weights packed transposed) into cols, then col2im onto dx (those images' planes are zeroed
+ * first; pointwise: the GEMM writes dx directly). scratch: gemm_tile_scratch_bytes(outChannels
+ * per group, outH * outW, false) bytes.
+ */
+export function conv2d_backward_input_images(desc: usize, b0: i32, b1: i32, cols: usize, scratch: usize): void {
+  const geom = <usize>load<u32>(desc), dx = <usize>load<u32>(desc, 4), dy = <usize>load<u32>(desc, 8);
+  const packed = <usize>load<u32>(desc, 12), packedBytes = <usize>load<u32>(desc, 16);
+  const c = load<i32>(desc, 24), o = load<i32>(desc, 28), groups = load<i32>(desc, 32), cg = load<i32>(desc, 36), og = load<i32>(desc, 40);
+  const plane = <usize>load<u32>(desc, 44), kdim = load<i32>(desc, 48), npos = load<i32>(desc, 52), pointwise = load<i32>(desc, 56) != 0;
+  for (let b = b0; b < b1; b++) {
+    for (let gi = 0; gi < groups; gi++) {
+      const dxg = dx + ((<usize>(b * c + gi * cg) * plane) << 2);
+      const dyg = dy + ((<usize>(b * o + gi * og) * <usize>npos) << 2);
+      gemm_tile(kdim, npos, og, 1, packed + <usize>gi * packedBytes, 0, false, dyg, npos, 0, pointwise ? dxg : cols, npos, 0, kdim, 0, npos, 0, scratch);
+      if (!pointwise) {
+        memory.fill(dxg, 0, (<usize>cg * plane) << 2);
+        col2im(geom, cg, cols, dxg);
+      }
+    }
+  }
+}
+
+/**
+ * Backward-weight convolution restricted to group gi, input channels [c0, c1) and output
+ * channels [m0, m1) of the group, summed over the whole batch: the block
+ * dW[gi * og + m0 .. gi * og + m1, c0 * kh * kw .. c1 * kh * kw] (row stride kdim). Every element
+ * is computed exactly as by the whole product (same K blocks, same order over the images), so
+ * any split into blocks gives the single-threaded result bit for bit.
+ * cols: (c1 - c0) * kh * kw * outH * outW floats (unused when pointwise); scratch:
+ * gemm_scratch_bytes(m1 - m0, (c1 - c0) * kh * kw, outH * outW) bytes.
+ */
+export function conv2d_backward_weight_part(desc: usize, gi: i32, c0: i32, c1: i32, m0: i32, m1: i32, cols: usize, scratch: usize): void {
+  const geom = <usize>load<u32>(desc), x = <usize>load<u32>(desc, 4), dy = <usize>load<u32>(desc, 8), dw = <usize>load<u32>(desc, 12);
+  const c = load<i32>(desc, 24), o = load<i32>(desc, 28), cg = load<i32>(desc, 36), og = load<i32>(desc, 40);
+  const plane = <usize>load<u32>(desc, 44), kdim = load<i32>(desc, 48), npos = load<i32>(desc, 52), pointwise = load<i32>(desc, 56) != 0;
+  const n = load<i32>(desc, 60);
+  if (c0 >= c1 || m0 >= m1) return;
+  const kk = kdim / cg;
+  const ct = c1 - c0;
+  const dwBlock = dw + ((<usize>(gi * og + m0) * <usize>kdim + <usize>(c0 * kk)) << 2);
+  for (let b = 0; b < n; b++) {
+    const xg = x + ((<usize>(b * c + gi * cg + c0) * plane) << 2);
+    let src = xg;
+    if (!pointwise) {
+      im2col(geom, ct, xg, cols);
+      src = cols;
+    }
+    // The block (+)= dy_g[m0 .. m1] @ cols^T, cols stored [ct * kh * kw, outH * outW].
+    const dyg = dy + ((<usize>(b * o + gi * og + m0) * <usize>npos) << 2);
+    gemm_f32(false, true, m1 - m0, ct * kk, npos, 1, dyg, npos, src, npos, b == 0 ? 0 : 1, dwBlock, kdim, 0, scratch);
   }
 }

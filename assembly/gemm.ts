@@ -705,3 +705,35 @@ export function gemm_f32(
   gemm_pack_a(transA, M, K, a, lda, pa);
   gemm_tile(M, N, K, alpha, pa, 0, transB, b, ldb, beta, c, ldc, 0, M, 0, N, bias, pa + gemm_packed_a_bytes(M, K));
 }
+
+/**
+ * Rows [m0, m1) of the products i0 .. i1-1 of a batch, each as an independent gemm_f32 (op(A)'s
+ * rows packed into scratch, B read or packed per block): a thread-pool task that splits a
+ * batch of products, or one product by rows (m0 a multiple of gemm_mr() keeps every row's
+ * arithmetic as in the whole product; any m0 gives the same result anyway). The fixed arguments
+ * come from a 64-byte descriptor at desc, i32 slots: 0 flags (1 transA, 2 transB), 1 M, 2 N,
+ * 3 K, 4 alpha (f32), 5 a, 6 lda, 7 b, 8 ldb, 9 beta (f32), 10 c, 11 ldc, 12 / 13 / 14 byte
+ * strides between the A / B / C of consecutive products, 15 bias (per row, M floats, or 0).
+ * scratch: gemm_scratch_bytes(m1 - m0, N, K) bytes, private to the caller.
+ */
+export function gemm_batch_desc(desc: usize, i0: i32, i1: i32, m0: i32, m1: i32, scratch: usize): void {
+  const flags = load<i32>(desc);
+  const transA = (flags & 1) != 0;
+  const transB = (flags & 2) != 0;
+  const N = load<i32>(desc, 8), K = load<i32>(desc, 12);
+  const alpha = load<f32>(desc, 16);
+  const a = <usize>load<u32>(desc, 20), lda = load<i32>(desc, 24);
+  const b = <usize>load<u32>(desc, 28), ldb = load<i32>(desc, 32);
+  const beta = load<f32>(desc, 36);
+  const c = <usize>load<u32>(desc, 40), ldc = load<i32>(desc, 44);
+  const sa = <usize>load<u32>(desc, 48), sb = <usize>load<u32>(desc, 52), sc = <usize>load<u32>(desc, 56);
+  const bias = <usize>load<u32>(desc, 60);
+  if (m0 >= m1) return;
+  const aRows: usize = transA ? <usize>m0 << 2 : (<usize>m0 * <usize>lda) << 2;
+  const cRows: usize = (<usize>m0 * <usize>ldc) << 2;
+  const biasRows: usize = bias ? bias + (<usize>m0 << 2) : 0;
+  for (let i = i0; i < i1; i++) {
+    const ii = <usize>i;
+    gemm_f32(transA, transB, m1 - m0, N, K, alpha, a + ii * sa + aRows, lda, b + ii * sb, ldb, beta, c + ii * sc + cRows, ldc, biasRows, scratch);
+  }
+}

@@ -9,9 +9,9 @@
  * --backward adds the input- and weight-gradient kernels (same FLOP count each).
  *
  * Columns: "wasm" is the full call as the cpu backend makes it (copy the inputs into WebAssembly
- * memory, run, copy the output into a new Float32Array); "wasm kernel" is the WebAssembly
- * function alone on inputs already in its memory, i.e. without the copies and the allocation of
- * the output array (which costs page faults on a fresh allocation: much of the gap).
+ * memory, run, copy the output into an array from the backend's array pool, handed back after
+ * each call as a freed tensor's would be); "wasm kernel" is the WebAssembly function alone on
+ * inputs already in its memory (no copies). "reference" recycles its outputs the same way.
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from '../src
 import type { Conv2dParams } from '../src/backends/cpu/kernels/types.js';
 import { depthwiseConv2dBackwardInput, depthwiseConv2dBackwardWeight, depthwiseConv2dForward } from '../src/backends/cpu/wasm/depthwise.js';
 import { wasmKernels, wasmLoadError } from '../src/backends/cpu/wasm/module.js';
+import { giveArray } from '../src/backends/cpu/array-pool.js';
 
 interface DepthwiseExports {
   dw_conv_fwd_scratch(...a: number[]): number;
@@ -135,11 +136,12 @@ function measureFovea(kind: Kind, c: number, size: number, stride: number, impl:
   const b = random(c, 3);
   const dy = random(batch * c * o * o, 4);
   const wasm = impl === 'wasm';
-  const fn =
+  const call =
     kind === 'fwd' ? () => (wasm ? depthwiseConv2dForward(x, w, b, p) : conv2dForward(x, w, b, p))
     : kind === 'bwdInput' ? () => (wasm ? depthwiseConv2dBackwardInput(dy, w, p) : conv2dBackwardInput(dy, w, p))
     : () => (wasm ? depthwiseConv2dBackwardWeight(x, dy, p) : conv2dBackwardWeight(x, dy, p));
-  return time(fn);
+  // hand each result back to the CPU backend's array pool, as freeing the tensor would
+  return time(() => giveArray(call()));
 }
 
 const PYTHON = String.raw`
@@ -185,7 +187,11 @@ print(json.dumps({'torch': torch.__version__, 'times': out}))
 
 function measureTorch(): { version: string; times: Record<string, Partial<Record<Kind, number>>> } | null {
   const cfg = JSON.stringify({ batch, minMs, kinds, shapes: SHAPES });
-  const r = spawnSync(values.python!, ['-c', PYTHON, cfg], { encoding: 'utf8' });
+  // glibc malloc otherwise serves every tensor of 1 MiB or more from freshly mapped pages here
+  // (a page fault per 4 KiB on every call: 32@112 forward ran at 0.3 GFLOP/s instead of ~28);
+  // fovea's outputs come from its array pool, so PyTorch gets heap reuse too.
+  const env = { ...process.env, MALLOC_MMAP_THRESHOLD_: String(2 ** 30), MALLOC_TRIM_THRESHOLD_: String(2 ** 30) };
+  const r = spawnSync(values.python!, ['-c', PYTHON, cfg], { encoding: 'utf8', env });
   if (r.status !== 0) {
     console.error(`PyTorch column skipped: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
     return null;

@@ -12,7 +12,7 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputS
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from './kernels/pool2d.js';
 import { batchNormBackward, batchNormInferenceForward, batchNormTrainForward } from './kernels/batchnorm.js';
 import type { Conv2dParams, FloatArray, Pool2dParams } from './kernels/types.js';
-import { activeWasm as activeWasmKernels } from './kernel-mode.js';
+import { takeArray } from './array-pool.js';
 import { activationBackward, activationForward, useWasmActivation } from './wasm/activation.js';
 import { avgPool2dBackward as wasmAvgPool2dBackward, avgPool2dForward as wasmAvgPool2dForward, maxPool2dForward as wasmMaxPool2dForward } from './wasm/pool.js';
 import {
@@ -23,7 +23,8 @@ import {
 import { activeWasm } from './kernel-mode.js';
 import type { WasmKernels } from './wasm/module.js';
 import { wasmBatchedGemm } from './wasm/gemm.js';
-import { isDepthwiseConv, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConv2dForward } from './wasm/conv.js';
+import { depthwiseConv2dBackwardInput, depthwiseConv2dBackwardWeight, depthwiseConv2dForward, isDepthwise } from './wasm/depthwise.js';
+import { wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConv2dForward } from './wasm/conv.js';
 
 export { CpuBackend } from './cpu-backend.js';
 
@@ -38,43 +39,43 @@ function cpu(name: string, fn: CpuKernel): void {
 
 const v = valuesOf;
 const f = (t: KernelTensor): FloatArray => valuesOf(t) as FloatArray;
-const like = (t: KernelTensor, size: number): TypedArray => allocTyped(t.dtype, size);
+const like = (t: KernelTensor, size: number): TypedArray => takeArray(t.dtype, size);
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 cpu('binary', (_b, [a, c], attrs) => {
   const outShape = attrs.outShape as number[];
   const dtype = (attrs.outDtype as DType | undefined) ?? a.dtype;
-  const out = allocTyped(dtype, sizeOf(outShape));
+  const out = takeArray(dtype, sizeOf(outShape));
   binary(attrs.op as BinaryName, v(a), a.shape, v(c), c.shape, out, outShape);
   return [{ values: out, shape: outShape }];
 });
 
 /**
- * Whether the WebAssembly kernels of pooling / batch norm / activations run: they are selected
- * and available (kernel-mode) and every given input is float32. float64 and the other dtypes
- * stay on the reference kernels.
+ * The WebAssembly kernels when they are selected and available (kernel-mode) and every given
+ * input is float32, else null: float64 and the other dtypes stay on the reference kernels.
  */
-function wasmF32(...inputs: (KernelTensor | undefined)[]): boolean {
-  for (const t of inputs) if (t && t.dtype !== 'float32') return false;
-  return activeWasmKernels() !== null;
+function wasmFor(...inputs: (KernelTensor | undefined)[]): WasmKernels | null {
+  for (const t of inputs) if (t && t.dtype !== 'float32') return null;
+  return activeWasm();
 }
-const f32v = (t: KernelTensor): Float32Array => valuesOf(t) as Float32Array;
+const wasmF32 = (...inputs: (KernelTensor | undefined)[]): boolean => wasmFor(...inputs) !== null;
+const f32 = (t: KernelTensor): Float32Array => valuesOf(t) as Float32Array;
 
 // Activations: the WebAssembly kernels from WASM_ACTIVATION_MIN_SIZE[op] elements up (below,
 // copying into and out of WebAssembly memory costs more than it saves); other unary ops and
 // small tensors run the reference kernels.
 cpu('unary', (_b, [x], attrs) => {
-  const out = like(x, sizeOf(x.shape));
+  const out = takeArray(x.dtype, sizeOf(x.shape));
   const op = attrs.op as UnaryName;
-  if (useWasmActivation(op, out.length) && wasmF32(x)) activationForward(op, f32v(x), out as Float32Array);
+  if (useWasmActivation(op, out.length) && wasmF32(x)) activationForward(op, f32(x), out as Float32Array);
   else unary(op, v(x), out);
   return [{ values: out, shape: x.shape }];
 });
 
 cpu('unaryGrad', (_b, [x, dy], attrs) => {
-  const out = like(x, sizeOf(x.shape));
+  const out = takeArray(x.dtype, sizeOf(x.shape));
   const op = attrs.op as UnaryGradName;
-  if (useWasmActivation(op, out.length) && wasmF32(x, dy)) activationBackward(op, f32v(x), f32v(dy), out as Float32Array);
+  if (useWasmActivation(op, out.length) && wasmF32(x, dy)) activationBackward(op, f32(x), f32(dy), out as Float32Array);
   else unaryGrad(op, v(x), v(dy), out);
   return [{ values: out, shape: x.shape }];
 });
@@ -178,12 +179,6 @@ registerKernel('cpu', 'dropoutMask', (backend, _inputs, attrs) => {
   return [(backend as CpuBackend).output(out, shape)];
 });
 
-/** The WebAssembly kernels when selected and available and every given input is float32, else null. */
-function wasmFor(...inputs: (KernelTensor | undefined)[]): WasmKernels | null {
-  for (const t of inputs) if (t && t.dtype !== 'float32') return null;
-  return activeWasm();
-}
-const f32 = (t: KernelTensor): Float32Array => valuesOf(t) as Float32Array;
 
 cpu('matmul', (_b, [a, c], attrs) => {
   const { batch, M, N, K, transA, transB } = attrs as { batch: number; M: number; N: number; K: number; transA: boolean; transB: boolean };
@@ -199,8 +194,8 @@ cpu('matmul', (_b, [a, c], attrs) => {
 cpu('conv2d', (_b, [x, w, bias], attrs) => {
   const p = attrs.params as Conv2dParams;
   const wasm = wasmFor(x, w, bias);
-  if (wasm && isDepthwiseConv(p)) {
-    // depthwise: the WebAssembly depthwise kernel plugs in here; reference kernel until then.
+  if (wasm && isDepthwise(p)) {
+    return [{ values: depthwiseConv2dForward(f32(x), f32(w), bias ? f32(bias) : null, p), shape: conv2dOutputShape(p) }];
   } else if (wasm) {
     return [{ values: wasmConv2dForward(wasm, f32(x), f32(w), bias ? f32(bias) : null, p), shape: conv2dOutputShape(p) }];
   }
@@ -210,8 +205,8 @@ cpu('conv2d', (_b, [x, w, bias], attrs) => {
 cpu('conv2dBackwardInput', (_b, [dy, w], attrs) => {
   const p = attrs.params as Conv2dParams;
   const wasm = wasmFor(dy, w);
-  if (wasm && isDepthwiseConv(p)) {
-    // depthwise: the WebAssembly depthwise kernel plugs in here; reference kernel until then.
+  if (wasm && isDepthwise(p)) {
+    return [{ values: depthwiseConv2dBackwardInput(f32(dy), f32(w), p), shape: p.inShape }];
   } else if (wasm) {
     return [{ values: wasmConv2dBackwardInput(wasm, f32(dy), f32(w), p), shape: p.inShape }];
   }
@@ -221,8 +216,8 @@ cpu('conv2dBackwardInput', (_b, [dy, w], attrs) => {
 cpu('conv2dBackwardWeight', (_b, [x, dy], attrs) => {
   const p = attrs.params as Conv2dParams;
   const wasm = wasmFor(x, dy);
-  if (wasm && isDepthwiseConv(p)) {
-    // depthwise: the WebAssembly depthwise kernel plugs in here; reference kernel until then.
+  if (wasm && isDepthwise(p)) {
+    return [{ values: depthwiseConv2dBackwardWeight(f32(x), f32(dy), p), shape: p.weightShape }];
   } else if (wasm) {
     return [{ values: wasmConv2dBackwardWeight(wasm, f32(x), f32(dy), p), shape: p.weightShape }];
   }
@@ -235,7 +230,7 @@ cpu('conv2dBackwardWeight', (_b, [x, dy], attrs) => {
 // maxPool2dBackward) measured slower once dy and argmax are copied in and dx is copied out.
 cpu('maxPool2d', (_b, [x], attrs) => {
   const p = attrs.params as Pool2dParams;
-  const { y, argmax, shape } = wasmF32(x) ? wasmMaxPool2dForward(f32v(x), p) : maxPool2dForward(f(x), p);
+  const { y, argmax, shape } = wasmF32(x) ? wasmMaxPool2dForward(f32(x), p) : maxPool2dForward(f(x), p);
   return [{ values: y, shape }, { values: argmax, shape }];
 });
 
@@ -246,13 +241,13 @@ cpu('maxPool2dBackward', (_b, [dy, argmax], attrs) => {
 
 cpu('avgPool2d', (_b, [x], attrs) => {
   const p = attrs.params as Pool2dParams;
-  const { y, shape } = wasmF32(x) ? wasmAvgPool2dForward(f32v(x), p) : avgPool2dForward(f(x), p);
+  const { y, shape } = wasmF32(x) ? wasmAvgPool2dForward(f32(x), p) : avgPool2dForward(f(x), p);
   return [{ values: y, shape }];
 });
 
 cpu('avgPool2dBackward', (_b, [dy], attrs) => {
   const p = attrs.params as Pool2dParams;
-  return [{ values: wasmF32(dy) ? wasmAvgPool2dBackward(f32v(dy), p) : avgPool2dBackward(f(dy), p), shape: p.inShape }];
+  return [{ values: wasmF32(dy) ? wasmAvgPool2dBackward(f32(dy), p) : avgPool2dBackward(f(dy), p), shape: p.inShape }];
 });
 
 /**
@@ -269,7 +264,7 @@ function bnWasm(x: KernelTensor, ...others: (KernelTensor | undefined)[]): boole
 cpu('batchNormTrain', (_b, [x, gamma, beta], attrs) => {
   const C = x.shape[1];
   const r = bnWasm(x, gamma, beta)
-    ? wasmBatchNormTrainForward(f32v(x), x.shape, gamma ? f32v(gamma) : null, beta ? f32v(beta) : null, attrs.eps as number)
+    ? wasmBatchNormTrainForward(f32(x), x.shape, gamma ? f32(gamma) : null, beta ? f32(beta) : null, attrs.eps as number)
     : batchNormTrainForward(f(x), x.shape, gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
   return [
     { values: r.y, shape: x.shape },
@@ -281,7 +276,7 @@ cpu('batchNormTrain', (_b, [x, gamma, beta], attrs) => {
 
 cpu('batchNormInference', (_b, [x, mean, variance, gamma, beta], attrs) => {
   const y = bnWasm(x, mean, variance, gamma, beta)
-    ? wasmBatchNormInferenceForward(f32v(x), x.shape, f32v(mean), f32v(variance), gamma ? f32v(gamma) : null, beta ? f32v(beta) : null, attrs.eps as number)
+    ? wasmBatchNormInferenceForward(f32(x), x.shape, f32(mean), f32(variance), gamma ? f32(gamma) : null, beta ? f32(beta) : null, attrs.eps as number)
     : batchNormInferenceForward(f(x), x.shape, f(mean), f(variance), gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
   return [{ values: y, shape: x.shape }];
 });
@@ -289,7 +284,7 @@ cpu('batchNormInference', (_b, [x, mean, variance, gamma, beta], attrs) => {
 cpu('batchNormBackward', (_b, [dy, x, mean, invStd, gamma]) => {
   const C = x.shape[1];
   const r = bnWasm(x, dy, mean, invStd, gamma)
-    ? wasmBatchNormBackward(f32v(dy), f32v(x), x.shape, f32v(mean), f32v(invStd), gamma ? f32v(gamma) : null)
+    ? wasmBatchNormBackward(f32(dy), f32(x), x.shape, f32(mean), f32(invStd), gamma ? f32(gamma) : null)
     : batchNormBackward(f(dy), f(x), x.shape, f(mean), f(invStd), gamma ? f(gamma) : null);
   return [
     { values: r.dx, shape: x.shape },

@@ -9,6 +9,7 @@
  * backend calls these only from WASM_ACTIVATION_MIN_SIZE[op] elements up (see `useWasmActivation`).
  */
 import type { UnaryGradName, UnaryName } from '../kernels/elementwise.js';
+import { takeArray } from '../array-pool.js';
 import { wasmKernels } from './module.js';
 
 interface ActivationExports {
@@ -59,7 +60,7 @@ export function useWasmActivation(name: UnaryName, n: number): name is Activatio
 }
 
 /** out = f(x) (reference: unary). Throws if the WebAssembly kernels are unavailable. */
-export function activationForward(name: ActivationName, x: Float32Array, out: Float32Array = new Float32Array(x.length)): Float32Array {
+export function activationForward(name: ActivationName, x: Float32Array, out: Float32Array = takeArray('float32', x.length) as Float32Array): Float32Array {
   const k = wasmKernels();
   if (!k) throw new Error('activationForward: the WebAssembly kernels are unavailable');
   const ex = k.exports as unknown as ActivationExports;
@@ -73,7 +74,7 @@ export function activationForward(name: ActivationName, x: Float32Array, out: Fl
 }
 
 /** out = dy * f'(x) (reference: unaryGrad). Throws if the WebAssembly kernels are unavailable. */
-export function activationBackward(name: ActivationName, x: Float32Array, dy: Float32Array, out: Float32Array = new Float32Array(x.length)): Float32Array {
+export function activationBackward(name: ActivationName, x: Float32Array, dy: Float32Array, out: Float32Array = takeArray('float32', x.length) as Float32Array): Float32Array {
   const k = wasmKernels();
   if (!k) throw new Error('activationBackward: the WebAssembly kernels are unavailable');
   const ex = k.exports as unknown as ActivationExports;

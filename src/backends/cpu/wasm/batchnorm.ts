@@ -9,6 +9,7 @@ import {
   batchNormInferenceForward as refBatchNormInferenceForward,
   batchNormTrainForward as refBatchNormTrainForward,
 } from '../kernels/batchnorm.js';
+import { takeArray } from '../array-pool.js';
 import { wasmKernels, type WasmKernels } from './module.js';
 
 interface NormExports {
@@ -33,6 +34,13 @@ function layout(shape: readonly number[], length: number): Layout {
   const size = n * c * s;
   if (length < size) throw new Error(`batchNorm: array has ${length} elements, shape [${shape.join(', ')}] needs ${size}`);
   return { n, c, s, size };
+}
+
+/** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */
+function copyOut(view: Float32Array): Float32Array {
+  const out = takeArray('float32', view.length) as Float32Array;
+  out.set(view);
+  return out;
 }
 
 function kernels(): { k: WasmKernels; ex: NormExports } | null {
@@ -67,10 +75,10 @@ export function batchNormTrainForward(
   const scratch = a.alloc(16);
   ex.bn_train_fwd(xa, ya, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, scratch, n, c, s, eps);
   return {
-    y: a.f32(ya, size).slice(),
-    mean: a.f32(stats, c).slice(),
-    invStd: a.f32(stats + c * 4, c).slice(),
-    varUnbiased: a.f32(stats + 2 * c * 4, c).slice(),
+    y: copyOut(a.f32(ya, size)),
+    mean: copyOut(a.f32(stats, c)),
+    invStd: copyOut(a.f32(stats + c * 4, c)),
+    varUnbiased: copyOut(a.f32(stats + 2 * c * 4, c)),
   };
 }
 
@@ -97,7 +105,7 @@ export function batchNormInferenceForward(
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
   const ya = a.alloc(size * 4);
   ex.bn_inference_fwd(xa, ya, ma, va, ga, ba, n, c, s, eps);
-  return a.f32(ya, size).slice();
+  return copyOut(a.f32(ya, size));
 }
 
 /** Training-mode backward through the batch statistics (reference: batchNormBackward). */
@@ -125,5 +133,5 @@ export function batchNormBackward(
   const grads = a.alloc(2 * c * 4);
   const scratch = a.alloc(16);
   ex.bn_bwd(dya, xa, ma, ia, ga, dxa, grads, grads + c * 4, scratch, n, c, s);
-  return { dx: a.f32(dxa, size).slice(), dgamma: a.f32(grads, c).slice(), dbeta: a.f32(grads + c * 4, c).slice() };
+  return { dx: copyOut(a.f32(dxa, size)), dgamma: copyOut(a.f32(grads, c)), dbeta: copyOut(a.f32(grads + c * 4, c)) };
 }
