@@ -80,7 +80,7 @@ function addTrainOptions(cmd: Command, defaults: Partial<TrainFlags>): Command {
     .option('--seed <n>', 'random seed (weights, shuffling, dropout)', integer('--seed', 0), 0)
     .option('--out <dir>', 'write metrics.jsonl, model.safetensors and config.json here', defaults.out)
     .option('--resume', 'continue from the checkpoint in --out', false)
-    .option('--limit-train <n>', 'use only the first n training images', integer('--limit-train'));
+    .option('--limit-train <n>', 'use only the first n training images', integer('--limit-train'), defaults.limitTrain);
 }
 
 async function runTrain(flags: TrainFlags, io: Io): Promise<void> {
@@ -152,12 +152,12 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
 
   addTrainOptions(
     program.command('train').description('train a classifier (with no options: the built-in shapes demo, no download needed)'),
-    { dataset: 'shapes', model: 'canonical-cnn', epochs: 4, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: undefined },
+    { dataset: 'shapes', model: 'canonical-cnn', epochs: 4, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: [16, 32, 64] },
   ).action((flags: TrainFlags) => runTrain(flags, io));
 
   addTrainOptions(
-    program.command('demo').description('about a minute of training on the built-in synthetic shapes data set'),
-    { dataset: 'shapes', model: 'canonical-cnn', epochs: 4, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: [16, 32, 64], out: 'runs/demo' },
+    program.command('demo').description('about a minute of training on the built-in synthetic shapes data set (no download)'),
+    { dataset: 'shapes', model: 'canonical-cnn', epochs: 4, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: [16, 32, 64], limitTrain: 4000, out: 'runs/demo' },
   ).action((flags: TrainFlags) => runTrain(flags, io));
 
   program
