@@ -20,3 +20,5 @@ export { loadSafetensors, saveSafetensors } from './io/state-dict.js';
 export * as io from './io/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
+export { setNumThreads, numThreads, initThreads } from './backends/cpu/wasm/threads.js';
+export { setCpuKernels, cpuKernels } from './backends/cpu/kernel-mode.js';

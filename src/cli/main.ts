@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import '../backends/cpu/index.js';
 import { manualSeed } from '../tensor/engine.js';
+import { initThreads } from '../backends/cpu/wasm/threads.js';
 import { createModel, listModels, modelInfo, type ModelOptions } from '../models/index.js';
 import { DATASETS, isDatasetName, loadDataset, type Split } from '../data/index.js';
 import { DEFAULT_TRAIN_CONFIG, fit, type TrainConfig } from '../train/trainer.js';
@@ -84,6 +85,7 @@ function addTrainOptions(cmd: Command, defaults: Partial<TrainFlags>): Command {
 }
 
 async function runTrain(flags: TrainFlags, io: Io): Promise<void> {
+  await initThreads(); // the kernels' worker threads join before the first batch
   manualSeed(flags.seed);
   const t0 = Date.now();
   const split = limit(await loadDataset(flags.dataset as (typeof DATASETS)[number], { dir: flags.data, seed: flags.seed }), flags.limitTrain);

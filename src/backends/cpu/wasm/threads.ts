@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { wasmKernels } from './module.js';
-import { ThreadPool } from './thread-pool.js';
+import { wasmKernels, type WasmKernels } from './module.js';
+import { CONTROL_OFFSET, ThreadPool } from './thread-pool.js';
 
 function defaultThreads(): number {
   const env = typeof process !== 'undefined' ? process.env.FOVEA_THREADS : undefined;
@@ -11,6 +11,9 @@ function defaultThreads(): number {
   }
   return availableParallelism();
 }
+
+/** Int32 slots of the thread pool's control-block header (thread-pool.ts HEADER_INTS). */
+const CONTROL_HEADER_INTS = 16;
 
 let requested = defaultThreads();
 let pool: ThreadPool | null = null;
@@ -28,6 +31,14 @@ export async function setNumThreads(n: number): Promise<void> {
     pool = null;
     starting = null;
     await old.stop();
+    // A worker terminated while passing through the task loop (woken late, after the caller had
+    // taken every task itself) never decrements the control block's count of active workers,
+    // and the next pool's first run() would spin on it forever. (A hang like that, the caller
+    // spinning at 100% CPU, was seen once while switching 1 <-> 2 threads between GEMMs on a
+    // heavily loaded machine.) Every worker of the old pool has exited now: start the next pool
+    // from a clean control block.
+    const k = wasmKernels();
+    if (k) new Int32Array(k.memory.buffer, CONTROL_OFFSET, CONTROL_HEADER_INTS).fill(0);
   }
   await initThreads();
 }
@@ -55,4 +66,15 @@ export function threadPool(): ThreadPool | null {
   pool = new ThreadPool(kernels, requested);
   starting = pool.start();
   return pool;
+}
+
+/**
+ * The pool to split a kernel call over: threadPool() when it serves these kernels and more than
+ * one thread has joined, else null (run on the calling thread). Kernels size their splits by
+ * `pool.threads`; every split they make computes the single-threaded result bit for bit, so the
+ * number of workers that happen to have joined never changes a result.
+ */
+export function kernelPool(k: WasmKernels): ThreadPool | null {
+  const pool = threadPool();
+  return pool && pool.threads > 1 && wasmKernels() === k ? pool : null;
 }
