@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
-import { createModel, manualSeed, optim, ops, randn, tensor, tidy } from '../src/index.js';
+import { createModel, manualSeed, optim, ops, randn, tensor, tidy, initThreads, numThreads, cpuKernels } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +23,7 @@ const widths = values.widths!.split(',').map(Number);
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 
+await initThreads(); // workers join before timing (FOVEA_THREADS sets how many)
 manualSeed(0);
 const model = createModel('canonical-cnn', { inChannels: 1, numClasses: 10, widths });
 const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
@@ -65,6 +66,6 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`training throughput, canonical-cnn widths [${widths}], 2 convs/stage, 28x28x1, batch ${batch}, ${cpu}, ${new Date().toISOString().slice(0, 10)}`);
 console.log(`| runner | threads | median step (s) | images/s |`);
 console.log(`|---|---|---|---|`);
-console.log(`| fovea cpu (TypeScript reference kernels) | 1 | ${foveaMedian.toFixed(3)} | ${fovea.toFixed(1)} |`);
+console.log(`| fovea cpu (${cpuKernels() === 'wasm' ? 'WebAssembly SIMD kernels' : 'TypeScript reference kernels'}) | ${cpuKernels() === 'wasm' ? numThreads() : 1} | ${foveaMedian.toFixed(3)} | ${fovea.toFixed(1)} |`);
 if (torchRate) console.log(`| PyTorch ${torchVersion} CPU | ${values.threads} | ${(batch / torchRate).toFixed(3)} | ${torchRate.toFixed(1)} |`);
 if (torchRate) console.log(`ratio fovea / PyTorch: ${(fovea / torchRate).toFixed(3)}`);

@@ -1,6 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { manualSeed, tidy, memory } from '../tensor/engine.js';
+import { initThreads } from '../backends/cpu/wasm/threads.js';
 import { tensor } from '../ops/creation.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax, sum } from '../ops/reduce.js';
@@ -100,6 +101,7 @@ export function makeOptimizer(params: ReturnType<Module['parameters']>, c: Train
  */
 export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
   const { model, data, config: c } = opts;
+  await initThreads(); // the kernels' worker threads join before the first batch
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const progress = opts.progress ?? new Progress();
   const optimizer = makeOptimizer(model.parameters().filter((p) => p.requiresGrad), c);

@@ -151,7 +151,9 @@ export class ThreadPool {
     Atomics.add(this.ctrl, GEN, 1);
     Atomics.notify(this.ctrl, GEN);
     await Promise.all(this.workers.map((w) => w.terminate()));
-    Atomics.store(this.ctrl, STOP, 0);
+    // A worker terminated inside the task loop never decremented ACTIVE: clear the block so the
+    // next pool does not wait for it.
+    for (const slot of [STOP, COUNT, NEXT, COMPLETED, ACTIVE]) Atomics.store(this.ctrl, slot, 0);
     this.workers = [];
     this.ready = 0;
   }
