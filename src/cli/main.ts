@@ -159,7 +159,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
 
   addTrainOptions(
     program.command('demo').description('about a minute of training on the built-in synthetic shapes data set (no download)'),
-    { dataset: 'shapes', model: 'canonical-cnn', epochs: 4, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: [16, 32, 64], limitTrain: 4000, out: 'runs/demo' },
+    { dataset: 'shapes', model: 'canonical-cnn', epochs: 5, batchSize: 64, lr: 0.05, optimizer: 'sgd', weightDecay: 5e-4, warmupEpochs: 0.5, widths: [16, 32, 64], limitTrain: 6000, out: 'runs/demo' },
   ).action((flags: TrainFlags) => runTrain(flags, io));
 
   program
