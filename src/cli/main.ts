@@ -39,23 +39,12 @@ function limit(split: Split, n?: number): Split {
   return { ...split, train: { ...t, images: t.images.subarray(0, n * C * H * W), labels: t.labels.subarray(0, n) } };
 }
 
-interface TrainFlags {
+/** The train/demo flags: the training config plus what picks data, model and output. */
+interface TrainFlags extends TrainConfig {
   dataset: string;
   data?: string;
   model: string;
   widths?: number[];
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  optimizer: 'sgd' | 'adamw';
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  warmupEpochs: number;
-  labelSmoothing: number;
-  clipGrad: number;
-  augment: boolean;
-  seed: number;
   out?: string;
   resume: boolean;
   limitTrain?: number;
@@ -102,20 +91,7 @@ async function runTrain(flags: TrainFlags, io: Io): Promise<void> {
     }
   }
   const model = createModel(flags.model, modelOptions);
-  const config: TrainConfig = {
-    epochs: flags.epochs,
-    batchSize: flags.batchSize,
-    lr: flags.lr,
-    optimizer: flags.optimizer,
-    momentum: flags.momentum,
-    nesterov: flags.nesterov,
-    weightDecay: flags.weightDecay,
-    warmupEpochs: flags.warmupEpochs,
-    labelSmoothing: flags.labelSmoothing,
-    clipGrad: flags.clipGrad,
-    augment: flags.augment,
-    seed: flags.seed,
-  };
+  const config = Object.fromEntries((Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[]).map((k) => [k, flags[k]])) as unknown as TrainConfig;
   io.err(
     `fovea: training ${flags.model} (${(model.numParameters() / 1e3).toFixed(1)}k parameters) on ${flags.dataset} ` +
       `(${split.train.labels.length} train / ${split.test.labels.length} test images, ${C}x${H}x${W}), ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr}\n`,
