@@ -94,10 +94,13 @@ async function findIn(dir: string): Promise<{ found: Partial<Record<FileKey, str
   return { found, missing };
 }
 
-/** The directories `loadFashionMnist` would search, in order. */
+/**
+ * The directories `loadFashionMnist` would search, in order. An explicit `dir` (--data) is
+ * searched alone: a wrong path is an error, not a silent fall-back to another copy.
+ */
 export function fashionMnistSearchPath(opts: LoadFashionMnistOptions = {}): string[] {
   const dirs: string[] = [];
-  if (opts.dir) dirs.push(opts.dir, join(opts.dir, 'fashion-mnist'));
+  if (opts.dir) return [opts.dir, join(opts.dir, 'fashion-mnist')];
   const root = (opts.env ?? process.env).FOVEA_DATA;
   if (root) dirs.push(join(root, 'fashion-mnist'), root);
   if (opts.searchDefaults ?? true) dirs.push(DEBIAN_FASHION_MNIST_DIR);

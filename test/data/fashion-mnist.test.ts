@@ -52,10 +52,16 @@ test('missing data: the error lists every directory searched and how to get the 
     await mkdir(dir);
     await mkdir(join(root, 'fashion-mnist'), { recursive: true });
     const env = { FOVEA_DATA: root };
-    await assert.rejects(loadFashionMnist({ dir, env, searchDefaults: false }), (err: unknown) => {
+    // An explicit --data directory is searched alone: no silent fall-back to another copy.
+    await assert.rejects(loadFashionMnist({ dir, env }), (err: unknown) => {
+      assert.ok(err instanceof DatasetNotFoundError, String(err));
+      assert.deepEqual(err.searched, [dir, join(dir, 'fashion-mnist')]);
+      return true;
+    });
+    await assert.rejects(loadFashionMnist({ env, searchDefaults: false }), (err: unknown) => {
       assert.ok(err instanceof DatasetNotFoundError, String(err));
       assert.equal(err.dataset, 'fashion-mnist');
-      assert.deepEqual(err.searched, [dir, join(dir, 'fashion-mnist'), join(root, 'fashion-mnist'), root]);
+      assert.deepEqual(err.searched, [join(root, 'fashion-mnist'), root]);
       for (const d of err.searched) assert.ok(err.message.includes(d), `message should list ${d}`);
       assert.ok(!err.message.includes(`  ${DEBIAN_FASHION_MNIST_DIR}\n`), 'system dir should not be searched');
       assert.ok(err.message.includes('sudo apt-get install dataset-fashion-mnist'));
@@ -67,14 +73,9 @@ test('missing data: the error lists every directory searched and how to get the 
   });
 });
 
-test('the search path: dir, then FOVEA_DATA, then the Debian location', () => {
-  assert.deepEqual(fashionMnistSearchPath({ dir: '/a', env: { FOVEA_DATA: '/r' } }), [
-    '/a',
-    join('/a', 'fashion-mnist'),
-    join('/r', 'fashion-mnist'),
-    '/r',
-    DEBIAN_FASHION_MNIST_DIR,
-  ]);
+test('the search path: an explicit dir alone; otherwise FOVEA_DATA, then the Debian location', () => {
+  assert.deepEqual(fashionMnistSearchPath({ dir: '/a', env: { FOVEA_DATA: '/r' } }), ['/a', join('/a', 'fashion-mnist')]);
+  assert.deepEqual(fashionMnistSearchPath({ env: { FOVEA_DATA: '/r' } }), [join('/r', 'fashion-mnist'), '/r', DEBIAN_FASHION_MNIST_DIR]);
   assert.deepEqual(fashionMnistSearchPath({ env: {} }), [DEBIAN_FASHION_MNIST_DIR]);
   assert.deepEqual(fashionMnistSearchPath({ env: {}, searchDefaults: false }), []);
 });
