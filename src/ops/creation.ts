@@ -55,7 +55,7 @@ export const zeros = (shape: readonly number[], dtype: DType = 'float32'): Tenso
 export const ones = (shape: readonly number[], dtype: DType = 'float32'): Tensor => full(shape, 1, dtype);
 
 export function fullLike(t: Tensor, value: number): Tensor {
-  return runKernel('fill', [], { shape: [...t.shape], dtype: t.dtype, value })[0];
+  return runKernel('fill', [], { shape: [...t.shape], dtype: t.dtype, value, backend: t.backend.name })[0];
 }
 export const zerosLike = (t: Tensor): Tensor => fullLike(t, 0);
 export const onesLike = (t: Tensor): Tensor => fullLike(t, 1);

@@ -11,7 +11,7 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   assertFloat('dropout', x);
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
-  const mask = runKernel('dropoutMask', [], { shape: [...x.shape], p, seed: ENGINE.rng.uint32(), dtype: x.dtype })[0];
+  const mask = runKernel('dropoutMask', [], { shape: [...x.shape], p, seed: ENGINE.rng.uint32(), dtype: x.dtype, backend: x.backend.name })[0];
   const y = runKernel('binary', [x, mask], { op: 'mul', outShape: [...x.shape] })[0];
   return record(y, 'dropout', [x], (dy) => [runKernel('binary', [dy, mask], { op: 'mul', outShape: [...x.shape] })[0]]);
 }

@@ -52,7 +52,8 @@ class Engine {
 
   /** Runs a kernel on the backend of its inputs (or the active one) and wraps the outputs. */
   run(kernelName: string, inputs: readonly Tensor[], attrs: KernelAttrs = {}): Tensor[] {
-    const backend = inputs.length ? inputs[0].backend : this.backend();
+    // Kernels without inputs (fill, random masks) run on the backend named in attrs.backend, else the active one.
+    const backend = inputs.length ? inputs[0].backend : this.backend(attrs.backend as string | undefined);
     const what = typeof attrs.op === 'string' ? attrs.op : kernelName;
     for (const t of inputs) {
       if (t.isDisposed) throw new Error(`${what}: an input tensor (shape [${t.shape.join(', ')}]) was already disposed; keep() it or create it outside the tidy() that released it`);
