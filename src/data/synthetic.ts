@@ -91,7 +91,6 @@ function renderCoverage(cls: number, size: number, rng: Rng, s: Scratch): void {
   let a = 0;
   let b = 0;
   let c = 0;
-  let e = 0;
 
   const place = (extent: number): void => {
     const lo = Math.min(extent + 1, size / 2);

@@ -1,6 +1,6 @@
 import { ENGINE } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { rand, randn, full } from '../ops/creation.js';
+import { rand, randn } from '../ops/creation.js';
 import type { Rng } from '../tensor/rng.js';
 
 /** fan_in and fan_out of a linear [out, in] or conv [out, in/groups, kh, kw] weight, as PyTorch computes them. */
@@ -38,8 +38,4 @@ export function defaultWeight(shape: readonly number[], rng?: Rng): Tensor {
 export function defaultBias(size: number, fanIn: number, rng?: Rng): Tensor {
   const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
   return rand([size], { low: -bound, high: bound, rng: rng ?? ENGINE.rng });
-}
-
-export function constant(shape: readonly number[], value: number): Tensor {
-  return full(shape, value);
 }

@@ -2,7 +2,7 @@ import { runKernel } from '../tensor/engine.js';
 import { record, needsGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { BinaryName, UnaryName } from '../backends/cpu/kernels/elementwise.js';
-import { assertFloat, assertSameDtype, broadcastShapes, fmt } from './util.js';
+import { assertFloat, assertSameDtype, broadcastShapes } from './util.js';
 import { scalar } from './creation.js';
 import { sumTo } from './reduce.js';
 
@@ -182,8 +182,4 @@ export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {
   if (x.dtype === dtype) return clone(x);
   const y = runKernel('cast', [x], { dtype })[0];
   return record(y, 'cast', [x], (dy) => [runKernel('cast', [dy], { dtype: x.dtype })[0]]);
-}
-
-export function assertSameShape(op: string, a: Tensor, b: Tensor): void {
-  if (a.shape.join() !== b.shape.join()) throw new Error(`${op}: shapes ${fmt(a.shape)} and ${fmt(b.shape)} must be equal`);
 }

@@ -37,14 +37,3 @@ export function giveArray(values: TypedArray): void {
   pool.push(values);
   pooledBytes += values.byteLength;
 }
-
-/** Bytes held for reuse (not counted as in use). */
-export function pooledArrayBytes(): number {
-  return pooledBytes;
-}
-
-/** Drops every pooled array (to hand memory back to the garbage collector). */
-export function clearArrayPool(): void {
-  pools.clear();
-  pooledBytes = 0;
-}

@@ -60,7 +60,3 @@ export class CpuBackend implements Backend {
 export function valuesOf(t: KernelTensor): TypedArray {
   return (t.storage as CpuStorage).values;
 }
-
-export function bytesPerElement(dtype: DType): number {
-  return BYTES_PER_ELEMENT[dtype];
-}

@@ -6,23 +6,26 @@
  */
 import { allocLike, type FloatArray } from './types.js';
 
-interface Layout {
+export interface BatchNormLayout {
   n: number;
   c: number;
   /** Elements per (sample, channel): product of the spatial axes (1 if none). */
   s: number;
   /** Elements per channel: n * s. */
   count: number;
+  /** All elements: n * c * s. */
+  size: number;
 }
 
-function layout(shape: readonly number[], length: number): Layout {
+/** Validates a batch-norm input shape against its array and splits it into n, c, s (shared with the WebAssembly kernels). */
+export function batchNormLayout(shape: readonly number[], length: number): BatchNormLayout {
   if (shape.length < 2) throw new Error(`batchNorm: expected shape [N, C, ...], got [${shape.join(', ')}]`);
   const n = shape[0];
   const c = shape[1];
   let s = 1;
   for (let i = 2; i < shape.length; i++) s *= shape[i];
   if (length < n * c * s) throw new Error(`batchNorm: array has ${length} elements, shape [${shape.join(', ')}] needs ${n * c * s}`);
-  return { n, c, s, count: n * s };
+  return { n, c, s, count: n * s, size: n * c * s };
 }
 
 /**
@@ -38,7 +41,7 @@ export function batchNormTrainForward(
   beta: FloatArray | null,
   eps: number,
 ): { y: FloatArray; mean: FloatArray; invStd: FloatArray; varUnbiased: FloatArray } {
-  const { n, c, s, count } = layout(shape, x.length);
+  const { n, c, s, count } = batchNormLayout(shape, x.length);
   const y = allocLike(x, n * c * s);
   const mean = allocLike(x, c);
   const invStd = allocLike(x, c);
@@ -91,7 +94,7 @@ export function batchNormInferenceForward(
   beta: FloatArray | null,
   eps: number,
 ): FloatArray {
-  const { n, c, s } = layout(shape, x.length);
+  const { n, c, s } = batchNormLayout(shape, x.length);
   const y = allocLike(x, n * c * s);
   const stride = c * s;
   for (let ch = 0; ch < c; ch++) {
@@ -124,7 +127,7 @@ export function batchNormBackward(
   invStd: FloatArray,
   gamma: FloatArray | null,
 ): { dx: FloatArray; dgamma: FloatArray; dbeta: FloatArray } {
-  const { n, c, s, count } = layout(shape, x.length);
+  const { n, c, s, count } = batchNormLayout(shape, x.length);
   if (dy.length < n * c * s) throw new Error('batchNormBackward: dy is smaller than x');
   const dx = allocLike(dy, n * c * s);
   const dgamma = allocLike(dy, c);

@@ -1,4 +1,5 @@
 import { CONTROL_BYTES, CONTROL_OFFSET } from './thread-pool.js';
+import { takeArray } from '../array-pool.js';
 
 /**
  * A bump allocator over the kernels' WebAssembly memory. A kernel call resets it, copies its
@@ -55,4 +56,17 @@ export class Arena {
   get bytesReserved(): number {
     return this.memory.buffer.byteLength;
   }
+}
+
+/** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */
+export function copyOutF32(view: Float32Array): Float32Array {
+  const out = takeArray('float32', view.length) as Float32Array;
+  out.set(view);
+  return out;
+}
+
+export function copyOutI32(view: Int32Array): Int32Array {
+  const out = takeArray('int32', view.length) as Int32Array;
+  out.set(view);
+  return out;
 }

@@ -8,9 +8,10 @@ import {
   batchNormBackward as refBatchNormBackward,
   batchNormInferenceForward as refBatchNormInferenceForward,
   batchNormTrainForward as refBatchNormTrainForward,
+  batchNormLayout,
 } from '../kernels/batchnorm.js';
-import { takeArray } from '../array-pool.js';
-import { wasmKernels, type WasmKernels } from './module.js';
+import { kernelsWith, type WasmKernels } from './module.js';
+import { copyOutF32 } from './arena.js';
 
 interface NormExports {
   bn_train_fwd(x: number, y: number, gamma: number, beta: number, mean: number, invStd: number, varUnbiased: number, scratch: number, n: number, c: number, s: number, eps: number): void;
@@ -18,35 +19,9 @@ interface NormExports {
   bn_bwd(dy: number, x: number, mean: number, invStd: number, gamma: number, dx: number, dgamma: number, dbeta: number, scratch: number, n: number, c: number, s: number): void;
 }
 
-interface Layout {
-  n: number;
-  c: number;
-  s: number;
-  size: number;
-}
 
-function layout(shape: readonly number[], length: number): Layout {
-  if (shape.length < 2) throw new Error(`batchNorm: expected shape [N, C, ...], got [${shape.join(', ')}]`);
-  const n = shape[0];
-  const c = shape[1];
-  let s = 1;
-  for (let i = 2; i < shape.length; i++) s *= shape[i];
-  const size = n * c * s;
-  if (length < size) throw new Error(`batchNorm: array has ${length} elements, shape [${shape.join(', ')}] needs ${size}`);
-  return { n, c, s, size };
-}
 
-/** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */
-function copyOut(view: Float32Array): Float32Array {
-  const out = takeArray('float32', view.length) as Float32Array;
-  out.set(view);
-  return out;
-}
-
-function kernels(): { k: WasmKernels; ex: NormExports } | null {
-  const k = wasmKernels();
-  return k ? { k, ex: k.exports as unknown as NormExports } : null;
-}
+const kernels = (): { k: WasmKernels; ex: NormExports } | null => kernelsWith<NormExports>();
 
 function exact(name: string, a: Float32Array, expected: number): Float32Array {
   if (a.length < expected) throw new Error(`batchNorm: ${name} has ${a.length} elements, expected ${expected}`);
@@ -64,7 +39,7 @@ export function batchNormTrainForward(
   const wk = kernels();
   if (!wk) return refBatchNormTrainForward(x, shape, gamma, beta, eps) as { y: Float32Array; mean: Float32Array; invStd: Float32Array; varUnbiased: Float32Array };
   const { k, ex } = wk;
-  const { n, c, s, size } = layout(shape, x.length);
+  const { n, c, s, size } = batchNormLayout(shape, x.length);
   const a = k.arena;
   a.reset();
   const xa = a.copyIn(exact('x', x, size));
@@ -75,10 +50,10 @@ export function batchNormTrainForward(
   const scratch = a.alloc(16);
   ex.bn_train_fwd(xa, ya, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, scratch, n, c, s, eps);
   return {
-    y: copyOut(a.f32(ya, size)),
-    mean: copyOut(a.f32(stats, c)),
-    invStd: copyOut(a.f32(stats + c * 4, c)),
-    varUnbiased: copyOut(a.f32(stats + 2 * c * 4, c)),
+    y: copyOutF32(a.f32(ya, size)),
+    mean: copyOutF32(a.f32(stats, c)),
+    invStd: copyOutF32(a.f32(stats + c * 4, c)),
+    varUnbiased: copyOutF32(a.f32(stats + 2 * c * 4, c)),
   };
 }
 
@@ -95,7 +70,7 @@ export function batchNormInferenceForward(
   const wk = kernels();
   if (!wk) return refBatchNormInferenceForward(x, shape, mean, variance, gamma, beta, eps) as Float32Array;
   const { k, ex } = wk;
-  const { n, c, s, size } = layout(shape, x.length);
+  const { n, c, s, size } = batchNormLayout(shape, x.length);
   const a = k.arena;
   a.reset();
   const xa = a.copyIn(exact('x', x, size));
@@ -105,7 +80,7 @@ export function batchNormInferenceForward(
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
   const ya = a.alloc(size * 4);
   ex.bn_inference_fwd(xa, ya, ma, va, ga, ba, n, c, s, eps);
-  return copyOut(a.f32(ya, size));
+  return copyOutF32(a.f32(ya, size));
 }
 
 /** Training-mode backward through the batch statistics (reference: batchNormBackward). */
@@ -120,7 +95,7 @@ export function batchNormBackward(
   const wk = kernels();
   if (!wk) return refBatchNormBackward(dy, x, shape, mean, invStd, gamma) as { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array };
   const { k, ex } = wk;
-  const { n, c, s, size } = layout(shape, x.length);
+  const { n, c, s, size } = batchNormLayout(shape, x.length);
   if (dy.length < size) throw new Error('batchNormBackward: dy is smaller than x');
   const a = k.arena;
   a.reset();
@@ -133,5 +108,5 @@ export function batchNormBackward(
   const grads = a.alloc(2 * c * 4);
   const scratch = a.alloc(16);
   ex.bn_bwd(dya, xa, ma, ia, ga, dxa, grads, grads + c * 4, scratch, n, c, s);
-  return { dx: copyOut(a.f32(dxa, size)), dgamma: copyOut(a.f32(grads, c)), dbeta: copyOut(a.f32(grads + c * 4, c)) };
+  return { dx: copyOutF32(a.f32(dxa, size)), dgamma: copyOutF32(a.f32(grads, c)), dbeta: copyOutF32(a.f32(grads + c * 4, c)) };
 }

@@ -7,8 +7,8 @@
  */
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../kernels/conv2d.js';
 import type { Conv2dParams } from '../kernels/types.js';
-import { takeArray } from '../array-pool.js';
-import { wasmKernels, type WasmKernels } from './module.js';
+import { kernelsWith, type WasmKernels } from './module.js';
+import { copyOutF32 } from './arena.js';
 
 interface DepthwiseExports {
   dw_conv_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
@@ -54,17 +54,8 @@ function check(name: string, a: Float32Array, expected: number): Float32Array {
   return a.length === expected ? a : a.subarray(0, expected);
 }
 
-/** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */
-function copyOut(view: Float32Array): Float32Array {
-  const out = takeArray('float32', view.length) as Float32Array;
-  out.set(view);
-  return out;
-}
 
-function kernels(): { k: WasmKernels; ex: DepthwiseExports } | null {
-  const k = wasmKernels();
-  return k ? { k, ex: k.exports as unknown as DepthwiseExports } : null;
-}
+const kernels = (): { k: WasmKernels; ex: DepthwiseExports } | null => kernelsWith<DepthwiseExports>();
 
 /** y = depthwise conv(x, w) + bias (reference: conv2dForward). */
 export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, p: Conv2dParams): Float32Array {
@@ -82,7 +73,7 @@ export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: F
   const ya = a.alloc(ySize * 4);
   const sa = a.alloc(ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
   ex.dw_conv_fwd(xa, wa, ba, ya, sa, ...g.args);
-  return copyOut(a.f32(ya, ySize));
+  return copyOutF32(a.f32(ya, ySize));
 }
 
 /** dx = the input gradient of the depthwise convolution given dy (reference: conv2dBackwardInput). */
@@ -100,7 +91,7 @@ export function depthwiseConv2dBackwardInput(dy: Float32Array, w: Float32Array, 
   const dxa = a.alloc(dxSize * 4);
   const sa = a.alloc(ex.dw_conv_bwd_input_scratch(g.h, g.w, g.kh, g.kw, p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
   ex.dw_conv_bwd_input(dya, wa, dxa, sa, ...g.args);
-  return copyOut(a.f32(dxa, dxSize));
+  return copyOutF32(a.f32(dxa, dxSize));
 }
 
 /** dw = the weight gradient of the depthwise convolution, summed over the batch (reference: conv2dBackwardWeight). */
@@ -118,5 +109,5 @@ export function depthwiseConv2dBackwardWeight(x: Float32Array, dy: Float32Array,
   const dwa = a.alloc(dwSize * 4);
   const sa = a.alloc(ex.dw_conv_bwd_weight_scratch(g.c, g.mult, g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
   ex.dw_conv_bwd_weight(xa, dya, dwa, sa, ...g.args);
-  return copyOut(a.f32(dwa, dwSize));
+  return copyOutF32(a.f32(dwa, dwSize));
 }

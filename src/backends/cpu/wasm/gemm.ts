@@ -19,7 +19,7 @@
  * bit for bit.
  */
 import type { WasmKernels } from './module.js';
-import { takeArray } from '../array-pool.js';
+import { copyOutF32 } from './arena.js';
 import { kernelPool } from './threads.js';
 import { MAX_TASKS, type Task, type ThreadPool } from './thread-pool.js';
 
@@ -253,9 +253,7 @@ function splitProduct(k: WasmKernels, pool: ThreadPool, g: GemmCall, desc: numbe
  * 4 KiB on first touch) holding the `length` floats at `address` of the kernels' memory.
  */
 export function copyOut(k: WasmKernels, address: number, length: number): Float32Array {
-  const out = takeArray('float32', length) as Float32Array;
-  out.set(k.arena.f32(address, length));
-  return out;
+  return copyOutF32(k.arena.f32(address, length));
 }
 
 /** Sizes come back from wasm as i32; read them as unsigned. */

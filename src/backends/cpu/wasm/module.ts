@@ -58,3 +58,9 @@ export function wasmLoadError(): Error | null {
   wasmKernels();
   return loadError;
 }
+
+/** The kernels with their exports typed as `T` (one family's functions), or null when unavailable. */
+export function kernelsWith<T>(): { k: WasmKernels; ex: T } | null {
+  const k = wasmKernels();
+  return k ? { k, ex: k.exports as unknown as T } : null;
+}

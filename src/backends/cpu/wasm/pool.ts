@@ -12,8 +12,8 @@ import {
   pool2dOutputShape,
 } from '../kernels/pool2d.js';
 import type { Pool2dParams } from '../kernels/types.js';
-import { takeArray } from '../array-pool.js';
-import { wasmKernels, type WasmKernels } from './module.js';
+import { kernelsWith, type WasmKernels } from './module.js';
+import { copyOutF32, copyOutI32 } from './arena.js';
 
 interface PoolExports {
   maxpool_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
@@ -49,23 +49,9 @@ function geometry(p: Pool2dParams): Geometry {
   };
 }
 
-/** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */
-function copyOut(view: Float32Array): Float32Array {
-  const out = takeArray('float32', view.length) as Float32Array;
-  out.set(view);
-  return out;
-}
 
-function copyOutI32(view: Int32Array): Int32Array {
-  const out = takeArray('int32', view.length) as Int32Array;
-  out.set(view);
-  return out;
-}
 
-function kernels(): { k: WasmKernels; ex: PoolExports } | null {
-  const k = wasmKernels();
-  return k ? { k, ex: k.exports as unknown as PoolExports } : null;
-}
+const kernels = (): { k: WasmKernels; ex: PoolExports } | null => kernelsWith<PoolExports>();
 
 function exact<T extends Float32Array | Int32Array>(name: string, a: T, expected: number): T {
   if (a.length < expected) throw new Error(`pool2d: ${name} has ${a.length} elements, expected ${expected}`);
@@ -87,7 +73,7 @@ export function maxPool2dForward(x: Float32Array, p: Pool2dParams): { y: Float32
   const [, , , , kh, kw, sh, sw, , , dh, dw, outH, outW] = g.args;
   const sa = a.alloc(ex.maxpool_fwd_scratch(kh, kw, sh, sw, dh, dw, outH, outW));
   ex.maxpool_fwd(xa, ya, ia, sa, ...g.args);
-  return { y: copyOut(a.f32(ya, size)), argmax: copyOutI32(a.i32(ia, size)), shape: g.shape };
+  return { y: copyOutF32(a.f32(ya, size)), argmax: copyOutI32(a.i32(ia, size)), shape: g.shape };
 }
 
 /** Routes dy to the argmax elements (reference: maxPool2dBackward). */
@@ -107,7 +93,7 @@ export function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, p: Pool2
   // 2x2 windows, stride 2, no padding/dilation: the vectorised gather path
   const pairs = kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && dh === 1 && dw === 1;
   ex.maxpool_bwd(dya, ia, dxa, g.planes, h, w, outH, outW, pairs ? 1 : 0);
-  return copyOut(a.f32(dxa, inSize));
+  return copyOutF32(a.f32(dxa, inSize));
 }
 
 /** Average pooling (reference: avgPool2dForward). */
@@ -124,7 +110,7 @@ export function avgPool2dForward(x: Float32Array, p: Pool2dParams): { y: Float32
   const [, , , , kh, kw, sh, sw, , , dh, dw, outH, outW] = g.args;
   const sa = a.alloc(ex.avgpool_fwd_scratch(kh, kw, sh, sw, dh, dw, outH, outW));
   ex.avgpool_fwd(xa, ya, sa, ...g.args, p.countIncludePad ? 1 : 0);
-  return { y: copyOut(a.f32(ya, size)), shape: g.shape };
+  return { y: copyOutF32(a.f32(ya, size)), shape: g.shape };
 }
 
 /** The adjoint of average pooling (reference: avgPool2dBackward). */
@@ -141,5 +127,5 @@ export function avgPool2dBackward(dy: Float32Array, p: Pool2dParams): Float32Arr
   const [, , h, w, kh, kw, , , , , dh, dw, outH, outW] = g.args;
   const sa = a.alloc(ex.avgpool_bwd_scratch(h, w, kh, kw, dh, dw, outH, outW));
   ex.avgpool_bwd(dya, dxa, sa, ...g.args, p.countIncludePad ? 1 : 0);
-  return copyOut(a.f32(dxa, inSize));
+  return copyOutF32(a.f32(dxa, inSize));
 }
