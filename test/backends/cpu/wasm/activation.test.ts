@@ -6,19 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../../src/tensor/rng.js';
 import { unary, unaryGrad, type UnaryGradName } from '../../../../src/backends/cpu/kernels/elementwise.js';
-import { wasmKernels, wasmLoadError } from '../../../../src/backends/cpu/wasm/module.js';
 import { activationBackward, activationForward, isActivation, useWasmActivation, WASM_ACTIVATION_MIN_SIZE } from '../../../../src/backends/cpu/wasm/activation.js';
-import { cpuKernels, setCpuKernels } from '../../../../src/backends/cpu/kernel-mode.js';
 import { ops, tensor, type Tensor } from '../../../../src/index.js';
+import { requireWasm, withMode } from './util.js';
 
 const NAMES: UnaryGradName[] = ['relu', 'relu6', 'sigmoid', 'tanh', 'silu', 'gelu', 'hardswish', 'hardsigmoid'];
 
 /** |got - expected| <= 1e-6 * max(|expected|, 1) (an absolute 1e-6 for small values); NaN must match NaN, infinities exactly. */
 const ATOL = 1e-6;
-
-function requireWasm(): void {
-  assert.ok(wasmKernels(), `WebAssembly kernels unavailable: ${wasmLoadError()?.message}`);
-}
 
 function assertNear(got: Float32Array, expected: Float32Array, what: string, x: Float32Array): void {
   assert.equal(got.length, expected.length);
@@ -100,16 +95,6 @@ test('activation routing: thresholds and names', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Through the public ops
-
-function withMode<T>(mode: 'wasm' | 'reference', fn: () => T): T {
-  const before = cpuKernels();
-  setCpuKernels(mode);
-  try {
-    return fn();
-  } finally {
-    setCpuKernels(before);
-  }
-}
 
 test('activations through the ops: forward and gradients agree between wasm and reference modes', () => {
   requireWasm();

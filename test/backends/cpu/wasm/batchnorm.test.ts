@@ -10,23 +10,10 @@ import {
   batchNormInferenceForward as refInference,
   batchNormTrainForward as refTrain,
 } from '../../../../src/backends/cpu/kernels/batchnorm.js';
-import { wasmKernels, wasmLoadError } from '../../../../src/backends/cpu/wasm/module.js';
 import { batchNormBackward, batchNormInferenceForward, batchNormTrainForward } from '../../../../src/backends/cpu/wasm/batchnorm.js';
-import { cpuKernels, setCpuKernels } from '../../../../src/backends/cpu/kernel-mode.js';
 import { ops, tensor, type Tensor } from '../../../../src/index.js';
 import { assertClose } from '../kernels/util.js';
-
-const TOL = 1e-5;
-
-function requireWasm(): void {
-  assert.ok(wasmKernels(), `WebAssembly kernels unavailable: ${wasmLoadError()?.message}`);
-}
-
-function randomF32(rng: Rng, n: number, mean = 0, std = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal(mean, std);
-  return a;
-}
+import { TOL, randomF32, requireWasm, withMode } from './util.js';
 
 /** Scale of each dx element: |k| * (|dy| + |mean dy| + |xhat| * |mean(dy xhat)|), the size of the terms that cancel. */
 function dxScale(dy: Float32Array, x: Float32Array, shape: number[], mean: ArrayLike<number>, invStd: ArrayLike<number>, gamma: Float32Array | null): Float64Array {
@@ -168,16 +155,6 @@ test('wasm batch norm: a channel with a single element has NaN unbiased variance
 
 // ---------------------------------------------------------------------------------------------
 // Through the public ops
-
-function withMode<T>(mode: 'wasm' | 'reference', fn: () => T): T {
-  const before = cpuKernels();
-  setCpuKernels(mode);
-  try {
-    return fn();
-  } finally {
-    setCpuKernels(before);
-  }
-}
 
 test('batchNorm through the ops: training forward, running statistics, gradients and eval forward agree between modes', () => {
   requireWasm();

@@ -6,26 +6,13 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../../../src/tensor/rng.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../../../../src/backends/cpu/kernels/conv2d.js';
 import type { Conv2dParams } from '../../../../src/backends/cpu/kernels/types.js';
-import { wasmKernels, wasmLoadError, type WasmKernels } from '../../../../src/backends/cpu/wasm/module.js';
+import type { WasmKernels } from '../../../../src/backends/cpu/wasm/module.js';
 import { isDepthwiseConv, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConv2dForward } from '../../../../src/backends/cpu/wasm/conv.js';
-import { cpuKernels, setCpuKernels } from '../../../../src/backends/cpu/kernel-mode.js';
 import { ops, tensor, tidy, type Tensor } from '../../../../src/index.js';
 import { assertClose } from '../kernels/util.js';
-
-function kernels(): WasmKernels {
-  const k = wasmKernels();
-  assert.ok(k, `WebAssembly kernels unavailable: ${wasmLoadError()?.message}`);
-  return k;
-}
-
-function randomF32(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
+import { TOL, kernels, randomF32, withMode } from './util.js';
 
 const abs64 = (a: ArrayLike<number>): Float64Array => Float64Array.from(a, Math.abs);
-const TOL = 1e-5;
 
 /** Forward and both backward products, WASM vs reference, errors measured against the sum of |terms| (the same products on |values| in float64). */
 function checkConv(k: WasmKernels, rng: Rng, p: Conv2dParams, withBias: boolean): void {
@@ -123,16 +110,6 @@ function markArena(k: WasmKernels): number {
   return address;
 }
 const arenaUntouched = (k: WasmKernels, address: number): boolean => k.arena.f32(address, 64).every((v) => v === SENTINEL);
-
-function withMode<T>(mode: 'wasm' | 'reference', fn: () => T): T {
-  const before = cpuKernels();
-  setCpuKernels(mode);
-  try {
-    return fn();
-  } finally {
-    setCpuKernels(before);
-  }
-}
 
 function f32Tensor(rng: Rng, shape: number[], grad = false): Tensor {
   const t = tensor(randomF32(rng, shape.reduce((a, b) => a * b, 1)), shape);

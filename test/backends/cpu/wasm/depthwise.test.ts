@@ -7,28 +7,15 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../../../src/tensor/rng.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../../../../src/backends/cpu/kernels/conv2d.js';
 import type { Conv2dParams } from '../../../../src/backends/cpu/kernels/types.js';
-import { wasmKernels, wasmLoadError } from '../../../../src/backends/cpu/wasm/module.js';
 import {
   depthwiseConv2dBackwardInput,
   depthwiseConv2dBackwardWeight,
   depthwiseConv2dForward,
   isDepthwise,
 } from '../../../../src/backends/cpu/wasm/depthwise.js';
-import { cpuKernels, setCpuKernels } from '../../../../src/backends/cpu/kernel-mode.js';
 import { ops, tensor, tidy, type Tensor } from '../../../../src/index.js';
 import { assertClose } from '../kernels/util.js';
-
-const TOL = 1e-5;
-
-function requireWasm(): void {
-  assert.ok(wasmKernels(), `WebAssembly kernels unavailable: ${wasmLoadError()?.message}`);
-}
-
-function randomF32(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
+import { TOL, randomF32, requireWasm, withMode } from './util.js';
 
 const abs64 = (a: ArrayLike<number>): Float64Array => Float64Array.from(a, Math.abs);
 
@@ -144,16 +131,6 @@ test('wasm depthwise weight gradient stays accurate over long reductions (f64 ac
 
 // ---------------------------------------------------------------------------------------------
 // Through the public ops
-
-function withMode<T>(mode: 'wasm' | 'reference', fn: () => T): T {
-  const before = cpuKernels();
-  setCpuKernels(mode);
-  try {
-    return fn();
-  } finally {
-    setCpuKernels(before);
-  }
-}
 
 function f32Tensor(rng: Rng, shape: number[], grad = false): Tensor {
   const t = tensor(randomF32(rng, shape.reduce((a, b) => a * b, 1)), shape);

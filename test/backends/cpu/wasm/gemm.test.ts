@@ -4,21 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../../src/tensor/rng.js';
 import { batchedGemm, gemm } from '../../../../src/backends/cpu/kernels/matmul.js';
-import { wasmKernels, wasmLoadError, type WasmKernels } from '../../../../src/backends/cpu/wasm/module.js';
+import type { WasmKernels } from '../../../../src/backends/cpu/wasm/module.js';
 import { GEMM_DESC_BYTES, gemmExports, u32, wasmBatchedGemm, wasmGemm, writeGemmDesc } from '../../../../src/backends/cpu/wasm/gemm.js';
 import { assertClose } from '../kernels/util.js';
-
-function kernels(): WasmKernels {
-  const k = wasmKernels();
-  assert.ok(k, `WebAssembly kernels unavailable: ${wasmLoadError()?.message}`);
-  return k;
-}
-
-function randomF32(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
+import { TOL, kernels, randomF32 } from './util.js';
 
 /** Per element of C: |alpha| * sum_k |op(A)[i,k] * op(B)[k,j]| + |beta * C[i,j]|, the scale of its rounding error. */
 function errorScale(
@@ -39,8 +28,6 @@ function errorScale(
   }
   return s;
 }
-
-const TOL = 1e-5;
 
 function runCase(k: WasmKernels, rng: Rng, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, beta: number): void {
   const aOff = rng.int(4), bOff = rng.int(4), cOff = rng.int(4);

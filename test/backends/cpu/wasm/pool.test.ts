@@ -13,23 +13,10 @@ import {
   pool2dOutputShape,
 } from '../../../../src/backends/cpu/kernels/pool2d.js';
 import type { Pool2dParams } from '../../../../src/backends/cpu/kernels/types.js';
-import { wasmKernels, wasmLoadError } from '../../../../src/backends/cpu/wasm/module.js';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from '../../../../src/backends/cpu/wasm/pool.js';
-import { cpuKernels, setCpuKernels } from '../../../../src/backends/cpu/kernel-mode.js';
 import { ops, tensor } from '../../../../src/index.js';
 import { assertClose } from '../kernels/util.js';
-
-const TOL = 1e-5;
-
-function requireWasm(): void {
-  assert.ok(wasmKernels(), `WebAssembly kernels unavailable: ${wasmLoadError()?.message}`);
-}
-
-function randomF32(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
+import { TOL, randomF32, requireWasm, withMode } from './util.js';
 
 /** Values on a coarse grid (many exact ties), with an occasional NaN / -inf / +inf. */
 function tiedF32(rng: Rng, n: number, specials: boolean): Float32Array {
@@ -119,16 +106,6 @@ test('wasm pooling matches the reference on seeded random geometries (ceilMode, 
 
 // ---------------------------------------------------------------------------------------------
 // Through the public ops
-
-function withMode<T>(mode: 'wasm' | 'reference', fn: () => T): T {
-  const before = cpuKernels();
-  setCpuKernels(mode);
-  try {
-    return fn();
-  } finally {
-    setCpuKernels(before);
-  }
-}
 
 test('maxPool2d and avgPool2d through the ops: forward and gradients agree between wasm and reference modes', () => {
   requireWasm();

@@ -8,24 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../../src/tensor/rng.js';
 import type { Conv2dParams } from '../../../../src/backends/cpu/kernels/types.js';
-import { wasmKernels, wasmLoadError, type WasmKernels } from '../../../../src/backends/cpu/wasm/module.js';
 import { GEMM_THREAD_MIN_WORK, wasmBatchedGemm, wasmGemm } from '../../../../src/backends/cpu/wasm/gemm.js';
 import { wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConv2dForward } from '../../../../src/backends/cpu/wasm/conv.js';
 import { setNumThreads, threadPool } from '../../../../src/backends/cpu/wasm/threads.js';
 import { CONTROL_OFFSET, type Task } from '../../../../src/backends/cpu/wasm/thread-pool.js';
 import { createModel, cpuKernels, manualSeed, numThreads, ops, randn, setCpuKernels, tensor, type Tensor } from '../../../../src/index.js';
-
-function kernels(): WasmKernels {
-  const k = wasmKernels();
-  assert.ok(k, `WebAssembly kernels unavailable: ${wasmLoadError()?.message}`);
-  return k;
-}
-
-function randomF32(rng: Rng, n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
+import { kernels, randomF32 } from './util.js';
 
 /** Bit-for-bit equality (compared as int32 so -0 / NaN payloads count too). */
 function assertSameBits(actual: Float32Array, expected: Float32Array, what: string): void {
