@@ -33,10 +33,8 @@ export function batchNorm(
   if ((weight === null) !== (bias === null)) throw new Error('batchNorm: pass both weight and bias, or neither');
   const eps = opts.eps ?? 1e-5;
   const affineParams = weight && bias ? [weight, bias] : [];
-  // Kernels see N, C, H*W; 2-D input [N, C] is N, C, 1.
-  const x3 = reshape(x, [x.shape[0], C, x.size / (x.shape[0] * C)]);
-  const x4 = reshape(x3, [...x3.shape, 1]);
-  x3.dispose();
+  // Kernels see [N, C, H*W, 1]; 2-D input [N, C] is [N, C, 1, 1].
+  const x4 = noGrad(() => reshape(x, [x.shape[0], C, x.size / (x.shape[0] * C), 1]));
   if (opts.training || !runningMean || !runningVar) {
     if (x.size / C <= 1) throw new Error(`batchNorm: expected more than 1 value per channel in training, got input ${fmt(x.shape)}`);
     const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams], { eps });

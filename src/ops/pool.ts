@@ -36,13 +36,13 @@ function poolParams(op: string, x: Tensor, kernel: number | [number, number], op
 export function maxPool2d(x: Tensor, kernel: number | [number, number], opts: Pool2dOptions = {}): Tensor {
   const params = poolParams('maxPool2d', x, kernel, opts);
   const [y, argmax] = runKernel('maxPool2d', [x], { params });
-  const out = record(y, 'maxPool2d', [x], (dy) => [runKernel('maxPool2dBackward', [dy, argmax], { params })[0]]);
-  // The argmax indices live exactly as long as the graph needs them.
+  // The argmax indices live exactly as long as the backward needs them.
+  const out = record(y, 'maxPool2d', [x], (dy) => {
+    const dx = runKernel('maxPool2dBackward', [dy, argmax], { params })[0];
+    argmax.dispose();
+    return [dx];
+  });
   if (!out.gradFn) argmax.dispose();
-  else {
-    const fn = out.gradFn;
-    out.gradFn = { ...fn, backward: (dy) => { const r = fn.backward(dy); argmax.dispose(); return r; } };
-  }
   return out;
 }
 
