@@ -1,3 +1,4 @@
 export * from './module.js';
 export * from './layers.js';
+export * from './blocks.js';
 export * as init from './init.js';

@@ -162,3 +162,56 @@ export class Sequential extends Module {
     return y;
   }
 }
+
+/** Layer normalisation over the last axis, PyTorch's LayerNorm([C]) (weight and bias [C]). */
+export class LayerNorm extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+
+  constructor(readonly normalizedShape: number, readonly opts: { eps?: number; elementwiseAffine?: boolean } = {}) {
+    super();
+    const affine = opts.elementwiseAffine ?? true;
+    this.weight = this.param('weight', affine ? ones([normalizedShape]) : null);
+    this.bias = this.param('bias', affine ? zeros([normalizedShape]) : null);
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.shape[x.ndim - 1] !== this.normalizedShape) throw new Error(`LayerNorm(${this.normalizedShape}): input ${fmt(x.shape)} must end in ${this.normalizedShape}`);
+    return ops.layerNorm(x, this.weight, this.bias, this.opts.eps ?? 1e-5);
+  }
+}
+
+/** LayerNorm over the channels of [N, C, H, W] (torchvision's LayerNorm2d, used by ConvNeXt). */
+export class LayerNorm2d extends LayerNorm {
+  override forward(x: Tensor): Tensor {
+    if (x.ndim !== 4 || x.shape[1] !== this.normalizedShape) throw new Error(`LayerNorm2d(${this.normalizedShape}): expected [N, ${this.normalizedShape}, H, W] input, got ${fmt(x.shape)}`);
+    const nhwc = ops.permute(x, [0, 2, 3, 1]);
+    const y = ops.layerNorm(nhwc, this.weight, this.bias, this.opts.eps ?? 1e-5);
+    const out = ops.permute(y, [0, 3, 1, 2]);
+    if (!y.requiresGrad) {
+      nhwc.dispose();
+      y.dispose();
+    }
+    return out;
+  }
+}
+
+/** Reorders axes, torchvision's Permute (no parameters). */
+export class Permute extends Module {
+  constructor(readonly axes: readonly number[]) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return ops.permute(x, this.axes);
+  }
+}
+
+/** Drops residual branches per sample in training, torchvision.ops.StochasticDepth. */
+export class StochasticDepth extends Module {
+  constructor(readonly p: number, readonly mode: 'row' | 'batch' = 'row') {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return ops.stochasticDepth(x, this.p, this.mode, this.training);
+  }
+}

@@ -2,7 +2,8 @@ import { runKernel, noGrad } from '../tensor/engine.js';
 import { record, willRecord } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertFloat, fmt } from './util.js';
-import { affine, add, mul, sub, sqrt, div } from './elementwise.js';
+import { affine, add, mul, sub, sqrt, div, square, pow } from './elementwise.js';
+import { mean } from './reduce.js';
 import { reshape } from './shape.js';
 
 export interface BatchNormOptions {
@@ -91,4 +92,43 @@ function blend(running: Tensor, batch: Tensor, momentum: number): Tensor {
   a.dispose();
   b.dispose();
   return r;
+}
+
+/**
+ * Layer normalisation over the last axis (PyTorch's LayerNorm with normalized_shape [C]):
+ * (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance.
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  assertFloat('layerNorm', x);
+  if (x.ndim < 1) throw new Error(`layerNorm: input must have at least one axis, got ${fmt(x.shape)}`);
+  const C = x.shape[x.ndim - 1];
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must be [${C}] for input ${fmt(x.shape)} (normalised over the last axis)`);
+  }
+  // Without a graph to keep, intermediates are freed as soon as they are used.
+  const recording = willRecord(x, ...[weight, bias].filter((t): t is Tensor => t !== null));
+  const done = (...ts: Tensor[]): void => {
+    if (!recording) for (const t of ts) t.dispose();
+  };
+  const mu = mean(x, -1, true);
+  const centred = sub(x, mu);
+  done(mu);
+  const sq = square(centred);
+  const variance = mean(sq, -1, true);
+  done(sq);
+  const rstd = pow(affine(variance, 1, eps), -0.5);
+  done(variance);
+  let y = mul(centred, rstd);
+  done(centred, rstd);
+  if (weight) {
+    const scaled = mul(y, weight);
+    done(y);
+    y = scaled;
+  }
+  if (bias) {
+    const shifted = add(y, bias);
+    done(y);
+    y = shifted;
+  }
+  return y;
 }

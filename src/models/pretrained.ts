@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import type { Module, StateDict } from '../nn/module.js';
+import { StateDictError } from '../nn/module.js';
+import { parseSafetensors } from '../io/safetensors.js';
+import { tensorFromRaw } from '../io/state-dict.js';
+import { fmt } from '../ops/util.js';
+
+/** Turns a path, safetensors bytes or a state dict into a state dict (F16/BF16 become float32). */
+export function readStateDict(weights: string | Uint8Array | StateDict): StateDict {
+  if (weights instanceof Map) return weights;
+  const bytes = typeof weights === 'string' ? readFileSync(weights) : weights;
+  const file = parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), typeof weights === 'string' ? weights : 'weights');
+  const state: StateDict = new Map();
+  for (const [key, raw] of file.tensors) state.set(key, tensorFromRaw(raw));
+  return state;
+}
+
+export interface PretrainedReport {
+  /** Head keys left at their initialisation because the file's head has another shape. */
+  replacedHead: string[];
+  reason: string;
+}
+
+/**
+ * Loads `state` into `model` strictly, except that the classification head (keys starting
+ * with one of `classifier`) is skipped when its shapes differ, as when fine-tuning a
+ * 1000-class backbone for 10 classes. Any other difference is an error listing every key.
+ */
+export function loadPretrained(model: Module, state: StateDict, opts: { classifier: readonly string[]; model: string }): PretrainedReport {
+  const own = model.stateDict();
+  const isHead = (key: string): boolean => opts.classifier.some((p) => key.startsWith(p));
+  const headMismatch = [...own].filter(([k, t]) => isHead(k) && state.has(k) && state.get(k)!.shape.join() !== t.shape.join());
+  if (!headMismatch.length) {
+    model.loadStateDict(state);
+    return { replacedHead: [], reason: '' };
+  }
+  const body = new Map([...state].filter(([k]) => !isHead(k)));
+  const missingBody = [...own.keys()].filter((k) => !isHead(k) && !body.has(k));
+  const unexpected = [...body.keys()].filter((k) => !own.has(k));
+  const mismatched = [...body].filter(([k, t]) => own.has(k) && own.get(k)!.shape.join() !== t.shape.join())
+    .map(([k, t]) => ({ key: k, expected: own.get(k)!.shape, got: t.shape }));
+  if (missingBody.length || unexpected.length || mismatched.length) throw new StateDictError(missingBody, unexpected, mismatched);
+  model.loadStateDict(body, { strict: false });
+  const [k, t] = headMismatch[0];
+  return { replacedHead: headMismatch.map(([key]) => key), reason: `the weights have ${k} ${fmt(state.get(k)!.shape)}, the model ${fmt(t.shape)}` };
+}
