@@ -40,6 +40,8 @@
 // Rectangles must not overlap; the bias and beta apply to each element exactly once (in the
 // first K block), so disjoint rectangles compose to the whole product.
 
+import { madd } from './fma';
+
 // @ts-ignore: decorator
 @inline const MR: i32 = 5;
 // @ts-ignore: decorator
@@ -114,20 +116,20 @@ function micro5x8(kc: i32, a: usize, b: usize, bs: usize, c: usize, ldc: usize, 
     const b0 = v128.load(b, 0);
     const b1 = v128.load(b, 16);
     x = v128.load32_splat(a, 0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
     x = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
     x = v128.load32_splat(a, 8);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0));
-    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
     x = v128.load32_splat(a, 12);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0));
-    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
     x = v128.load32_splat(a, 16);
-    c40 = f32x4.add(c40, f32x4.mul(x, b0));
-    c41 = f32x4.add(c41, f32x4.mul(x, b1));
+    c40 = madd(x, b0, c40);
+    c41 = madd(x, b1, c41);
     a += 20;
     b += bs;
   }
@@ -177,17 +179,17 @@ function micro4x8(kc: i32, a: usize, b: usize, bs: usize, c: usize, ldc: usize, 
     const b0 = v128.load(b, 0);
     const b1 = v128.load(b, 16);
     x = v128.load32_splat(a, 0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
     x = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
     x = v128.load32_splat(a, 8);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0));
-    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
     x = v128.load32_splat(a, 12);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0));
-    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
     a += 20;
     b += bs;
   }
@@ -231,14 +233,14 @@ function micro3x8(kc: i32, a: usize, b: usize, bs: usize, c: usize, ldc: usize, 
     const b0 = v128.load(b, 0);
     const b1 = v128.load(b, 16);
     x = v128.load32_splat(a, 0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
     x = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
     x = v128.load32_splat(a, 8);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0));
-    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
     a += 20;
     b += bs;
   }
@@ -276,11 +278,11 @@ function micro2x8(kc: i32, a: usize, b: usize, bs: usize, c: usize, ldc: usize, 
     const b0 = v128.load(b, 0);
     const b1 = v128.load(b, 16);
     x = v128.load32_splat(a, 0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
     x = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
     a += 20;
     b += bs;
   }
@@ -312,8 +314,8 @@ function micro1x8(kc: i32, a: usize, b: usize, bs: usize, c: usize, ldc: usize, 
     const b0 = v128.load(b, 0);
     const b1 = v128.load(b, 16);
     x = v128.load32_splat(a, 0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
     a += 20;
     b += bs;
   }

@@ -3,6 +3,8 @@
 // none of these become exports of the WebAssembly module. See depthwise.ts for the padded,
 // phase-split scratch-plane scheme they implement.
 
+import { madd } from './fma';
+
 /** Floats of slack after a scratch plane: the last vector of a row may read up to 3 floats past its end. */
 export const SLACK: i32 = 16;
 
@@ -148,8 +150,8 @@ export function convRows(src: usize, rowStep: usize, taps: usize, wts: usize, nt
       for (let t = 0; t < ntaps; t++) {
         const wv = v128.load32_splat(wts + (<usize>t << 2));
         const q = p + <usize>load<i32>(taps + (<usize>t << 2));
-        a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(q)));
-        a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(q, 16)));
+        a0 = madd(wv, v128.load(q), a0);
+        a1 = madd(wv, v128.load(q, 16), a1);
       }
       const yo = y + (<usize>ow << 2);
       if (accumulate) {
@@ -164,7 +166,7 @@ export function convRows(src: usize, rowStep: usize, taps: usize, wts: usize, nt
       let a0 = b;
       for (let t = 0; t < ntaps; t++) {
         const wv = v128.load32_splat(wts + (<usize>t << 2));
-        a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(p + <usize>load<i32>(taps + (<usize>t << 2)))));
+        a0 = madd(wv, v128.load(p + <usize>load<i32>(taps + (<usize>t << 2))), a0);
       }
       const yo = y + (<usize>ow << 2);
       const rem = outW - ow;
@@ -223,15 +225,15 @@ function conv9Rows(src: usize, rowStep: usize, taps: usize, wts: usize, bias: f3
     const y = out + (<usize>(oh * outW) << 2);
     for (let ow = 0; ow < outW; ow += 4) {
       const p = r + (<usize>ow << 2);
-      let s0 = f32x4.add(b, f32x4.mul(w0, v128.load(p + o0)));
+      let s0 = madd(w0, v128.load(p + o0), b);
       let s1 = f32x4.mul(w3, v128.load(p + o3));
       let s2 = f32x4.mul(w6, v128.load(p + o6));
-      s0 = f32x4.add(s0, f32x4.mul(w1, v128.load(p + o1)));
-      s1 = f32x4.add(s1, f32x4.mul(w4, v128.load(p + o4)));
-      s2 = f32x4.add(s2, f32x4.mul(w7, v128.load(p + o7)));
-      s0 = f32x4.add(s0, f32x4.mul(w2, v128.load(p + o2)));
-      s1 = f32x4.add(s1, f32x4.mul(w5, v128.load(p + o5)));
-      s2 = f32x4.add(s2, f32x4.mul(w8, v128.load(p + o8)));
+      s0 = madd(w1, v128.load(p + o1), s0);
+      s1 = madd(w4, v128.load(p + o4), s1);
+      s2 = madd(w7, v128.load(p + o7), s2);
+      s0 = madd(w2, v128.load(p + o2), s0);
+      s1 = madd(w5, v128.load(p + o5), s1);
+      s2 = madd(w8, v128.load(p + o8), s2);
       finishVector(y + (<usize>ow << 2), f32x4.add(f32x4.add(s0, s1), s2), outW - ow, accumulate);
     }
   }
@@ -249,15 +251,15 @@ function conv9Rows(src: usize, rowStep: usize, taps: usize, wts: usize, bias: f3
     for (let ow = 0; ow < outW; ow += 4) {
       const p = r + (<usize>ow << 2);
       const p0 = p + o0, p1 = p + o3, p2 = p + o6;
-      let s0 = f32x4.add(b, f32x4.mul(w0, v128.load(p0)));
+      let s0 = madd(w0, v128.load(p0), b);
       let s1 = f32x4.mul(w3, v128.load(p1));
       let s2 = f32x4.mul(w6, v128.load(p2));
-      s0 = f32x4.add(s0, f32x4.mul(w1, v128.load(p0, 4)));
-      s1 = f32x4.add(s1, f32x4.mul(w4, v128.load(p1, 4)));
-      s2 = f32x4.add(s2, f32x4.mul(w7, v128.load(p2, 4)));
-      s0 = f32x4.add(s0, f32x4.mul(w2, v128.load(p0, 8)));
-      s1 = f32x4.add(s1, f32x4.mul(w5, v128.load(p1, 8)));
-      s2 = f32x4.add(s2, f32x4.mul(w8, v128.load(p2, 8)));
+      s0 = madd(w1, v128.load(p0, 4), s0);
+      s1 = madd(w4, v128.load(p1, 4), s1);
+      s2 = madd(w7, v128.load(p2, 4), s2);
+      s0 = madd(w2, v128.load(p0, 8), s0);
+      s1 = madd(w5, v128.load(p1, 8), s1);
+      s2 = madd(w8, v128.load(p2, 8), s2);
       finishVector(y + (<usize>ow << 2), f32x4.add(f32x4.add(s0, s1), s2), outW - ow, accumulate);
     }
   }
@@ -281,8 +283,8 @@ export function dotRows(src: usize, rowStep: usize, taps: usize, ntaps: i32, g: 
       const q = r + <usize>load<i32>(taps + (<usize>t << 2));
       let a = zero;
       let ow = 0;
-      for (; ow + 4 <= outW; ow += 4) a = f32x4.add(a, f32x4.mul(v128.load(gr + (<usize>ow << 2)), v128.load(q + (<usize>ow << 2))));
-      if (ow < outW) a = f32x4.add(a, f32x4.mul(loadPartial(gr + (<usize>ow << 2), outW - ow), v128.load(q + (<usize>ow << 2))));
+      for (; ow + 4 <= outW; ow += 4) a = madd(v128.load(gr + (<usize>ow << 2)), v128.load(q + (<usize>ow << 2)), a);
+      if (ow < outW) a = madd(loadPartial(gr + (<usize>ow << 2), outW - ow), v128.load(q + (<usize>ow << 2)), a);
       addWide(acc + (<usize>t << 4), a);
     }
   }
@@ -319,25 +321,25 @@ function dot9Rows(src: usize, rowStep: usize, taps: usize, g: usize, outH: i32, 
       const p = r + (<usize>ow << 2);
       if (dense) {
         const p0 = p + o0, p1 = p + o3, p2 = p + o6;
-        a0 = f32x4.add(a0, f32x4.mul(gv, v128.load(p0)));
-        a1 = f32x4.add(a1, f32x4.mul(gv, v128.load(p0, 4)));
-        a2 = f32x4.add(a2, f32x4.mul(gv, v128.load(p0, 8)));
-        a3 = f32x4.add(a3, f32x4.mul(gv, v128.load(p1)));
-        a4 = f32x4.add(a4, f32x4.mul(gv, v128.load(p1, 4)));
-        a5 = f32x4.add(a5, f32x4.mul(gv, v128.load(p1, 8)));
-        a6 = f32x4.add(a6, f32x4.mul(gv, v128.load(p2)));
-        a7 = f32x4.add(a7, f32x4.mul(gv, v128.load(p2, 4)));
-        a8 = f32x4.add(a8, f32x4.mul(gv, v128.load(p2, 8)));
+        a0 = madd(gv, v128.load(p0), a0);
+        a1 = madd(gv, v128.load(p0, 4), a1);
+        a2 = madd(gv, v128.load(p0, 8), a2);
+        a3 = madd(gv, v128.load(p1), a3);
+        a4 = madd(gv, v128.load(p1, 4), a4);
+        a5 = madd(gv, v128.load(p1, 8), a5);
+        a6 = madd(gv, v128.load(p2), a6);
+        a7 = madd(gv, v128.load(p2, 4), a7);
+        a8 = madd(gv, v128.load(p2, 8), a8);
       } else {
-        a0 = f32x4.add(a0, f32x4.mul(gv, v128.load(p + o0)));
-        a1 = f32x4.add(a1, f32x4.mul(gv, v128.load(p + o1)));
-        a2 = f32x4.add(a2, f32x4.mul(gv, v128.load(p + o2)));
-        a3 = f32x4.add(a3, f32x4.mul(gv, v128.load(p + o3)));
-        a4 = f32x4.add(a4, f32x4.mul(gv, v128.load(p + o4)));
-        a5 = f32x4.add(a5, f32x4.mul(gv, v128.load(p + o5)));
-        a6 = f32x4.add(a6, f32x4.mul(gv, v128.load(p + o6)));
-        a7 = f32x4.add(a7, f32x4.mul(gv, v128.load(p + o7)));
-        a8 = f32x4.add(a8, f32x4.mul(gv, v128.load(p + o8)));
+        a0 = madd(gv, v128.load(p + o0), a0);
+        a1 = madd(gv, v128.load(p + o1), a1);
+        a2 = madd(gv, v128.load(p + o2), a2);
+        a3 = madd(gv, v128.load(p + o3), a3);
+        a4 = madd(gv, v128.load(p + o4), a4);
+        a5 = madd(gv, v128.load(p + o5), a5);
+        a6 = madd(gv, v128.load(p + o6), a6);
+        a7 = madd(gv, v128.load(p + o7), a7);
+        a8 = madd(gv, v128.load(p + o8), a8);
       }
     }
     addWide(acc, a0);

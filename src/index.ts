@@ -21,4 +21,5 @@ export * as io from './io/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
 export { setNumThreads, numThreads, initThreads } from './backends/cpu/wasm/threads.js';
+export { initWasm, hasRelaxedSimd } from './backends/cpu/wasm/module.js';
 export { setCpuKernels, cpuKernels } from './backends/cpu/kernel-mode.js';

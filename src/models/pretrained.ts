@@ -1,14 +1,21 @@
-import { readFileSync } from 'node:fs';
 import type { Module, StateDict } from '../nn/module.js';
 import { StateDictError } from '../nn/module.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { tensorFromRaw } from '../io/state-dict.js';
 import { fmt } from '../ops/util.js';
+import { nodeBuiltin } from '../platform.js';
 
 /** Turns a path, safetensors bytes or a state dict into a state dict (F16/BF16 become float32). */
 export function readStateDict(weights: string | Uint8Array | StateDict): StateDict {
   if (weights instanceof Map) return weights;
-  const bytes = typeof weights === 'string' ? readFileSync(weights) : weights;
+  let bytes: Uint8Array;
+  if (typeof weights === 'string') {
+    const fs = nodeBuiltin<{ readFileSync(path: string): Uint8Array }>('node:fs');
+    if (!fs) throw new Error(`weights '${weights}': file paths work in Node; in browsers pass the safetensors bytes (fetch(url).arrayBuffer()) or a state dict`);
+    bytes = fs.readFileSync(weights);
+  } else {
+    bytes = weights;
+  }
   const file = parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), typeof weights === 'string' ? weights : 'weights');
   const state: StateDict = new Map();
   for (const [key, raw] of file.tensors) state.set(key, tensorFromRaw(raw));

@@ -1,4 +1,5 @@
 import type { WasmKernels } from './module.js';
+import { nodeBuiltin } from '../../../platform.js';
 
 /**
  * A pool of worker threads that run WebAssembly kernel tasks over the kernels' shared memory.
@@ -25,47 +26,93 @@ export const MAX_TASK_ARGS = TASK_SLOTS - 2;
 const TASKS_OFFSET = CONTROL_OFFSET + HEADER_INTS * 4;
 export const MAX_TASKS = Math.floor((CONTROL_BYTES - HEADER_INTS * 4) / (TASK_SLOTS * 8));
 
-/** The worker: instantiates the module over the shared memory and serves jobs forever. */
+/**
+ * The worker: instantiates the module over the shared memory and serves jobs forever. The same
+ * source runs as a Node worker_thread (data in workerData) and as a browser Web Worker (data in
+ * the first message).
+ */
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, controlOffset, tasksOffset, slots, names } = workerData;
-const instance = new WebAssembly.Instance(module, { env: { memory } });
-const fns = names.map((n) => instance.exports[n]);
-const ctrl = new Int32Array(memory.buffer, controlOffset, 16);
-let seen = Atomics.load(ctrl, ${GEN});
-parentPort.postMessage('ready');
-for (;;) {
-  Atomics.wait(ctrl, ${GEN}, seen);
-  seen = Atomics.load(ctrl, ${GEN});
-  if (Atomics.load(ctrl, ${STOP})) break;
-  Atomics.add(ctrl, ${ACTIVE}, 1);
+function serve({ module, memory, controlOffset, tasksOffset, slots, names }, ready) {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const fns = names.map((n) => instance.exports[n]);
+  const ctrl = new Int32Array(memory.buffer, controlOffset, 16);
+  let seen = Atomics.load(ctrl, ${GEN});
+  ready();
   for (;;) {
-    const count = Atomics.load(ctrl, ${COUNT});
-    const i = Atomics.load(ctrl, ${NEXT});
-    if (i >= count) break;
-    if (Atomics.compareExchange(ctrl, ${NEXT}, i, i + 1) !== i) continue;
-    const t = new Float64Array(memory.buffer, tasksOffset + i * slots * 8, slots);
-    const argc = t[1];
-    fns[t[0]](...Array.prototype.slice.call(t, 2, 2 + argc));
-    if (Atomics.add(ctrl, ${COMPLETED}, 1) + 1 === count) Atomics.notify(ctrl, ${COMPLETED});
+    Atomics.wait(ctrl, ${GEN}, seen);
+    seen = Atomics.load(ctrl, ${GEN});
+    if (Atomics.load(ctrl, ${STOP})) break;
+    Atomics.add(ctrl, ${ACTIVE}, 1);
+    for (;;) {
+      const count = Atomics.load(ctrl, ${COUNT});
+      const i = Atomics.load(ctrl, ${NEXT});
+      if (i >= count) break;
+      if (Atomics.compareExchange(ctrl, ${NEXT}, i, i + 1) !== i) continue;
+      const t = new Float64Array(memory.buffer, tasksOffset + i * slots * 8, slots);
+      const argc = t[1];
+      fns[t[0]](...Array.prototype.slice.call(t, 2, 2 + argc));
+      if (Atomics.add(ctrl, ${COMPLETED}, 1) + 1 === count) Atomics.notify(ctrl, ${COMPLETED});
+    }
+    Atomics.sub(ctrl, ${ACTIVE}, 1);
   }
-  Atomics.sub(ctrl, ${ACTIVE}, 1);
+}
+if (typeof require === 'function') {
+  const { parentPort, workerData } = require('node:worker_threads');
+  serve(workerData, () => parentPort.postMessage('ready'));
+} else {
+  self.onmessage = (e) => serve(e.data, () => self.postMessage('ready'));
 }
 `;
+
+/** Whether this thread may block in Atomics.wait (browsers forbid it on the main thread). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface PoolWorker {
+  ready: Promise<void>;
+  terminate(): Promise<unknown>;
+}
+
+async function spawnWorker(data: Record<string, unknown>): Promise<PoolWorker> {
+  const nodeThreads = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
+  if (nodeThreads) {
+    const w = new nodeThreads.Worker(WORKER_SOURCE, { eval: true, workerData: data });
+    w.unref();
+    const ready = new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', reject);
+    });
+    return { ready, terminate: () => w.terminate() };
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const w = new Worker(url);
+  const ready = new Promise<void>((resolve, reject) => {
+    w.onmessage = () => resolve();
+    w.onerror = (e) => reject(new Error(`kernel worker failed to start: ${e.message}`));
+  });
+  w.postMessage(data);
+  return { ready, terminate: async () => w.terminate() };
+}
 
 export interface Task {
   fn: string;
   args: number[];
 }
 
-type WorkerLike = { terminate(): Promise<number>; unref(): void; on(event: string, cb: (v: unknown) => void): void };
 
 export class ThreadPool {
   private readonly ctrl: Int32Array;
   private readonly names: string[];
   private readonly ids = new Map<string, number>();
   private readonly fns: ((...args: number[]) => void)[];
-  private workers: WorkerLike[] = [];
+  private workers: PoolWorker[] = [];
+  private readonly blocking = canBlock();
   private ready = 0;
 
   constructor(private readonly kernels: WasmKernels, readonly size: number) {
@@ -77,21 +124,12 @@ export class ThreadPool {
 
   /** Starts size - 1 workers (the calling thread is the last participant). */
   async start(): Promise<void> {
-    const { Worker } = await import('node:worker_threads');
-    const started = Array.from({ length: this.size - 1 }, () => {
-      const w = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { module: this.kernels.module, memory: this.kernels.memory, controlOffset: CONTROL_OFFSET, tasksOffset: TASKS_OFFSET, slots: TASK_SLOTS, names: this.names },
-      });
-      w.unref();
-      this.workers.push(w as unknown as WorkerLike);
-      return new Promise<void>((resolve, reject) => {
-        w.once('message', () => {
-          this.ready++;
-          resolve();
-        });
-        w.once('error', reject);
-      });
+    const data = { module: this.kernels.module, memory: this.kernels.memory, controlOffset: CONTROL_OFFSET, tasksOffset: TASKS_OFFSET, slots: TASK_SLOTS, names: this.names };
+    const started = Array.from({ length: this.size - 1 }, async () => {
+      const w = await spawnWorker(data);
+      this.workers.push(w);
+      await w.ready;
+      this.ready++;
     });
     await Promise.all(started);
   }
@@ -136,7 +174,7 @@ export class ThreadPool {
     for (;;) {
       const done = Atomics.load(ctrl, COMPLETED);
       if (done >= tasks.length) break;
-      Atomics.wait(ctrl, COMPLETED, done, 1000);
+      if (this.blocking) Atomics.wait(ctrl, COMPLETED, done, 1000);
     }
   }
 

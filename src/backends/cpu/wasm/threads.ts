@@ -1,15 +1,15 @@
-import { availableParallelism } from 'node:os';
-import { wasmKernels, type WasmKernels } from './module.js';
+import { initWasm, wasmKernels, type WasmKernels } from './module.js';
 import { CONTROL_OFFSET, ThreadPool } from './thread-pool.js';
+import { envVar, hardwareThreads } from '../../../platform.js';
 
 function defaultThreads(): number {
-  const env = typeof process !== 'undefined' ? process.env.FOVEA_THREADS : undefined;
+  const env = envVar('FOVEA_THREADS');
   if (env !== undefined) {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1) throw new Error(`FOVEA_THREADS must be a positive integer, got '${env}'`);
     return n;
   }
-  return availableParallelism();
+  return hardwareThreads();
 }
 
 /** Int32 slots of the thread pool's control-block header (thread-pool.ts HEADER_INTS). */
@@ -20,8 +20,10 @@ let pool: ThreadPool | null = null;
 let starting: Promise<void> | null = null;
 
 /**
- * Sets how many threads the WebAssembly kernels use (default: os.availableParallelism(), or
- * the FOVEA_THREADS environment variable). 1 runs everything on the calling thread.
+ * Sets how many threads the WebAssembly kernels use (default: os.availableParallelism() in
+ * Node, navigator.hardwareConcurrency in browsers, or the FOVEA_THREADS environment variable).
+ * 1 runs everything on the calling thread. Browser pages that are not cross-origin isolated
+ * cannot share memory and always run on one thread.
  */
 export async function setNumThreads(n: number): Promise<void> {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setNumThreads: expected a positive integer, got ${n}`);
@@ -47,8 +49,12 @@ export function numThreads(): number {
   return requested;
 }
 
-/** Starts the worker threads now and resolves when they have joined. */
+/**
+ * Loads the kernels (browsers fetch the .wasm here) and starts the worker threads; resolves
+ * when they have joined. Optional in Node, where both happen on first use.
+ */
 export async function initThreads(): Promise<void> {
+  await initWasm();
   threadPool();
   await starting;
 }
@@ -62,7 +68,7 @@ export function threadPool(): ThreadPool | null {
   if (requested <= 1) return null;
   if (pool) return pool;
   const kernels = wasmKernels();
-  if (!kernels) return null;
+  if (!kernels || !kernels.variant.shared) return null;
   pool = new ThreadPool(kernels, requested);
   starting = pool.start();
   return pool;
