@@ -1,3 +1,4 @@
 export * from './registry.js';
 export * from './canonical-cnn.js';
 export * from './resnet-cifar.js';
+export * from './efficientnet.js';
