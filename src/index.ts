@@ -1,25 +1,9 @@
 /**
- * fovea: convolutional neural networks in TypeScript.
+ * fovea: convolutional neural networks in TypeScript (Node entry: everything, including the
+ * file-based data sets and the trainer).
  *
  *   import { tensor, nn, optim, tidy } from 'fovea';
  */
-import './backends/cpu/index.js';
-
-export { Tensor, leakedTensorCount, type GradFn } from './tensor/tensor.js';
-export { ENGINE, getBackend, setBackend, manualSeed, noGrad, isGradEnabled, tidy, keep, memory, runKernel } from './tensor/engine.js';
-export { Rng } from './tensor/rng.js';
-export type { DType, TypedArray } from './tensor/dtype.js';
-export { registerKernel, listKernels, hasKernel } from './backends/registry.js';
-export type { Backend, Storage, KernelTensor, KernelOutput } from './backends/backend.js';
-export * from './ops/index.js';
-export * as ops from './ops/index.js';
-export * as nn from './nn/index.js';
-export * as optim from './optim/index.js';
-export * from './models/index.js';
-export { loadSafetensors, saveSafetensors } from './io/state-dict.js';
-export * as io from './io/index.js';
+export * from './core.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
-export { setNumThreads, numThreads, initThreads } from './backends/cpu/wasm/threads.js';
-export { initWasm, hasRelaxedSimd } from './backends/cpu/wasm/module.js';
-export { setCpuKernels, cpuKernels } from './backends/cpu/kernel-mode.js';

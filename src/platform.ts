@@ -40,3 +40,10 @@ export function canShareMemory(): boolean {
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
   return isNode || isolated !== false;
 }
+
+/** A Node built-in module that an API needs; in browsers, an error naming the API and the alternative. */
+export function requireNode<T>(id: string, api: string, alternative: string): T {
+  const mod = nodeBuiltin<T>(id);
+  if (!mod) throw new Error(`${api} works with files in Node only; ${alternative}`);
+  return mod;
+}

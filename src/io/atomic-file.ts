@@ -7,15 +7,20 @@
  * renamed over the target. The directory is fsynced afterwards so the rename
  * itself survives a crash.
  */
-import { randomBytes } from 'node:crypto';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import { requireNode } from '../platform.js';
+
+// Node modules are looked up when a file is written, so that importing fovea in a browser
+// (where writing files has no meaning) pulls in no node: module.
+const fsp = (): typeof import('node:fs/promises') => requireNode('node:fs/promises', 'writeFileAtomic', 'in browsers serialise to bytes instead');
+const pathModule = (): typeof import('node:path') => requireNode('node:path', 'writeFileAtomic', 'in browsers serialise to bytes instead');
 
 /** Error codes that some platforms/file systems return for fsync on a directory. */
 const IGNORED_DIR_FSYNC_CODES = new Set(['EINVAL', 'EISDIR', 'EPERM']);
 
 function tempPathFor(path: string): string {
-  const suffix = randomBytes(6).toString('hex');
+  const { basename, dirname, join } = pathModule();
+  const suffix = Math.random().toString(16).slice(2, 14);
   return join(dirname(path), `.${basename(path)}.${process.pid}.${suffix}.tmp`);
 }
 
@@ -26,7 +31,7 @@ function errorCode(err: unknown): string | undefined {
 async function fsyncDirectory(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(dir, 'r');
+    handle = await fsp().open(dir, 'r');
     await handle.sync();
   } catch (err) {
     if (!IGNORED_DIR_FSYNC_CODES.has(errorCode(err) ?? '')) throw err;
@@ -38,7 +43,7 @@ async function fsyncDirectory(dir: string): Promise<void> {
 /** The permission bits of an existing target, so replacing a file keeps its mode. */
 async function existingMode(path: string): Promise<number | undefined> {
   try {
-    const st = await stat(path);
+    const st = await fsp().stat(path);
     return st.isFile() ? st.mode & 0o7777 : undefined;
   } catch {
     return undefined;
@@ -51,6 +56,7 @@ async function existingMode(path: string): Promise<number | undefined> {
  * untouched, and the original error is rethrown.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const { open, rename, unlink } = fsp();
   const tmp = tempPathFor(path);
   const mode = await existingMode(path);
   let handle: FileHandle | undefined;
@@ -69,7 +75,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     if (created) await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await fsyncDirectory(dirname(path));
+  await fsyncDirectory(pathModule().dirname(path));
 }
 
 /** Atomically writes `value` as pretty-printed JSON (2-space indent) followed by a newline. */

@@ -12,7 +12,7 @@
  * naturally aligned), the header is compact JSON with `__metadata__` first, and
  * it is padded with spaces so the data buffer starts at a multiple of 8.
  */
-import { readFile } from 'node:fs/promises';
+import { requireNode } from '../platform.js';
 import { writeFileAtomic } from './atomic-file.js';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8' | 'I8' | 'BOOL';
@@ -302,6 +302,7 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
 
 /** Reads and parses a safetensors file. Errors name `path`. */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  const { readFile } = requireNode<typeof import('node:fs/promises')>('node:fs/promises', 'readSafetensors', 'in browsers pass the bytes to parseSafetensors');
   const buf = await readFile(path);
   return parseSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
 }

@@ -1,0 +1,22 @@
+/**
+ * The platform-neutral part of fovea (tensors, ops, layers, optimisers, models, safetensors,
+ * the cpu backend), shared by the Node entry (index.ts) and the browser entry (browser.ts).
+ */
+import './backends/cpu/index.js';
+
+export { Tensor, leakedTensorCount, type GradFn } from './tensor/tensor.js';
+export { ENGINE, getBackend, setBackend, manualSeed, noGrad, isGradEnabled, tidy, keep, memory, runKernel } from './tensor/engine.js';
+export { Rng } from './tensor/rng.js';
+export type { DType, TypedArray } from './tensor/dtype.js';
+export { registerKernel, listKernels, hasKernel } from './backends/registry.js';
+export type { Backend, Storage, KernelTensor, KernelOutput } from './backends/backend.js';
+export * from './ops/index.js';
+export * as ops from './ops/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * from './models/index.js';
+export { loadSafetensors, saveSafetensors } from './io/state-dict.js';
+export * as io from './io/index.js';
+export { setNumThreads, numThreads, initThreads } from './backends/cpu/wasm/threads.js';
+export { initWasm, hasRelaxedSimd } from './backends/cpu/wasm/module.js';
+export { setCpuKernels, cpuKernels } from './backends/cpu/kernel-mode.js';
