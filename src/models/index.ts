@@ -4,3 +4,6 @@ export * from './resnet-cifar.js';
 export * from './efficientnet.js';
 export * from './resnet.js';
 export * from './regnet.js';
+export * from './mobilenet.js';
+export * from './shufflenet.js';
+export * from './convnext.js';
