@@ -8,6 +8,7 @@ import { DEFAULT_TRAIN_CONFIG, fit, type TrainConfig } from '../train/trainer.js
 import { evaluate } from '../train/evaluate.js';
 import { loadCheckpointInto, readCheckpointConfig } from '../train/checkpoint.js';
 import { formatDuration, Progress } from '../train/progress.js';
+import { registerPredictCommand } from './predict.js';
 
 const number = (what: string) => (v: string): number => {
   const n = Number(v);
@@ -173,6 +174,8 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
         io.out(`${name.padEnd(16)} ${(params / 1e3).toFixed(1).padStart(8)}k params  input ${C}x${H}x${W}  ${info.description}\n`);
       }
     });
+
+  registerPredictCommand(program, io);
 
   return program;
 }
