@@ -3,7 +3,7 @@
  * preprocessing, or run a raw input tensor (.safetensors / .npy) through it.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { initThreads } from '../backends/cpu/wasm/threads.js';
 import { noGrad, tidy } from '../tensor/engine.js';
@@ -138,6 +138,8 @@ function topK(probabilities: Float32Array, k: number, labels: string[]): Predict
 async function classifyImages(images: string[], flags: PredictFlags, io: PredictOutput): Promise<void> {
   const entry = modelInfo(flags.model);
   const preprocessing = resolvePreprocessing(flags.model, entry.preprocessing, flags);
+  // Fail on a mistyped path before spending seconds on loading a large model.
+  for (const path of images) await access(path).catch(() => Promise.reject(new Error(`image file not found: ${path}`)));
   const { model } = await loadModel(flags, io);
   const results: { image: string; top: Prediction[] }[] = [];
   let labels: string[] | undefined;
