@@ -52,11 +52,20 @@ function initJpeg(): Promise<void> {
   return jpegReady;
 }
 
+/** JPEG decodes run one after another, so each one's libjpeg messages are its own. */
+let jpegQueue: Promise<unknown> = Promise.resolve();
+
+function decodeJpeg(buffer: ArrayBuffer): Promise<ImageData> {
+  const result = jpegQueue.then(() => decodeJpegNow(buffer));
+  jpegQueue = result.catch(() => undefined);
+  return result;
+}
+
 /**
  * libjpeg pads a truncated file with grey and only warns; PIL refuses such a file ("image file
  * is truncated"), and so do we. Its other warnings (e.g. extraneous bytes) PIL ignores too.
  */
-async function decodeJpeg(buffer: ArrayBuffer): Promise<ImageData> {
+async function decodeJpegNow(buffer: ArrayBuffer): Promise<ImageData> {
   await initJpeg();
   jpegMessages = [];
   try {

@@ -35,6 +35,10 @@ test('undecodable bytes name the file', async () => {
   await assert.rejects(decodeImage(jpeg.subarray(0, 600), 'cut.jpg'), /cut\.jpg: cannot decode this JPEG file/);
   const png = readFileSync(`${IMAGES}cat.png`);
   await assert.rejects(decodeImage(png.subarray(0, 100), 'cut.png'), /cut\.png: cannot decode this PNG file/);
-  // The codecs keep working after a failure.
+  // The codecs keep working after a failure, and a truncated file decoded alongside an intact
+  // one is blamed alone.
   assert.equal((await decodeImage(png, 'cat.png')).width, 451);
+  const [cut, whole] = await Promise.allSettled([decodeImage(jpeg.subarray(0, 20000), 'cut.jpg'), decodeImage(jpeg, 'cat.jpg')]);
+  assert.match(cut.status === 'rejected' ? String(cut.reason) : 'decoded', /cut\.jpg: cannot decode this JPEG file \(Premature end of JPEG file\)/);
+  assert.equal(whole.status, 'fulfilled');
 });
