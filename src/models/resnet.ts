@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
-import { BatchNorm2d, Conv2d, Linear, Sequential } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, Linear, ReLU, Sequential } from '../nn/layers.js';
+import { convBnAct, release } from '../nn/fused.js';
 import { Module } from '../nn/module.js';
 import { kaimingNormal } from '../nn/init.js';
 import * as ops from '../ops/index.js';
@@ -15,6 +16,15 @@ function resnetConv(inC: number, outC: number, kernel: number, stride = 1, group
 /** The projection shortcut (`downsample.0` conv 1x1, `downsample.1` batch norm). */
 function projection(inC: number, outC: number, stride: number): Sequential {
   return new Sequential(resnetConv(inC, outC, 1, stride), new BatchNorm2d(outC));
+}
+
+/** The ReLU after each convolution (no parameters, so one instance serves every block). */
+const RELU = new ReLU();
+
+/** The projection shortcut applied to x: one fused conv + batch norm in inference. */
+function shortcut(downsample: Sequential, x: Tensor): Tensor {
+  const [conv, bn] = downsample.layers as [Conv2d, BatchNorm2d];
+  return convBnAct(x, conv, bn, null);
 }
 
 interface BlockConfig {
@@ -44,8 +54,12 @@ export class ResNetBasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const out = this.bn2.forward(this.conv2.forward(ops.relu(this.bn1.forward(this.conv1.forward(x)))));
-    return ops.relu(ops.add(out, this.downsample ? this.downsample.forward(x) : x));
+    const out = convBnAct(x, this.conv1, this.bn1, RELU);
+    const identity = this.downsample ? shortcut(this.downsample, x) : x;
+    const y = convBnAct(out, this.conv2, this.bn2, RELU, identity);
+    release(out, y);
+    if (identity !== x) release(identity, y);
+    return y;
   }
 }
 
@@ -78,10 +92,14 @@ export class ResNetBottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = ops.relu(this.bn1.forward(this.conv1.forward(x)));
-    out = ops.relu(this.bn2.forward(this.conv2.forward(out)));
-    out = this.bn3.forward(this.conv3.forward(out));
-    return ops.relu(ops.add(out, this.downsample ? this.downsample.forward(x) : x));
+    const a = convBnAct(x, this.conv1, this.bn1, RELU);
+    const b = convBnAct(a, this.conv2, this.bn2, RELU);
+    release(a, b);
+    const identity = this.downsample ? shortcut(this.downsample, x) : x;
+    const y = convBnAct(b, this.conv3, this.bn3, RELU, identity);
+    release(b, y);
+    if (identity !== x) release(identity, y);
+    return y;
   }
 }
 
@@ -159,10 +177,21 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = ops.relu(this.bn1.forward(this.conv1.forward(x)));
-    y = ops.maxPool2d(y, 3, { stride: 2, padding: 1 });
-    for (const stage of this.stages) y = stage.forward(y);
-    return this.fc.forward(ops.flatten(ops.globalAvgPool2d(y), 1));
+    const stem = convBnAct(x, this.conv1, this.bn1, RELU);
+    let y = ops.maxPool2d(stem, 3, { stride: 2, padding: 1 });
+    release(stem, y);
+    for (const stage of this.stages) {
+      const next = stage.forward(y);
+      release(y, next);
+      y = next;
+    }
+    const pooled = ops.globalAvgPool2d(y);
+    release(y, pooled);
+    const flat = ops.flatten(pooled, 1);
+    release(pooled, flat);
+    const logits = this.fc.forward(flat);
+    release(flat, logits);
+    return logits;
   }
 }
 

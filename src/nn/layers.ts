@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import * as ops from '../ops/index.js';
 import { Module } from './module.js';
+import { runSequential } from './fused.js';
 import { defaultBias, defaultWeight } from './init.js';
 import { zeros, ones } from '../ops/creation.js';
 import { fmt, pair } from '../ops/util.js';
@@ -156,10 +157,9 @@ export class Sequential extends Module {
     super();
     this.layers = layers.map((m, i) => this.module(String(i), m));
   }
+  /** Conv2d -> BatchNorm2d (-> activation) runs are fused in inference (see fused.ts). */
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const layer of this.layers) y = layer.forward(y);
-    return y;
+    return runSequential(this.layers, x);
   }
 }
 

@@ -5,7 +5,7 @@ import type { UnaryGradName } from '../backends/cpu/kernels/elementwise.js';
 import { assertFloat } from './util.js';
 
 /** One activation = a forward kernel and a fused dy * f'(x) kernel; every activation saves only x. */
-function activation(op: UnaryGradName, x: Tensor): Tensor {
+export function activation(op: UnaryGradName, x: Tensor): Tensor {
   assertFloat(op, x);
   const y = runKernel('unary', [x], { op })[0];
   return record(y, op, [x], (dy) => [runKernel('unaryGrad', [x, dy], { op })[0]]);

@@ -1,10 +1,12 @@
 import { runKernel } from '../tensor/engine.js';
-import { record, needsGrad } from '../tensor/autograd.js';
+import { record, needsGrad, willRecord } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Conv2dParams } from '../backends/cpu/kernels/types.js';
 import { outputSize } from '../backends/cpu/kernels/types.js';
 import { assertFloat, assertRank, assertSameDtype, fmt, pair } from './util.js';
 import { sum } from './reduce.js';
+import { add } from './elementwise.js';
+import { activation as unaryActivation } from './activation.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -12,6 +14,17 @@ export interface Conv2dOptions {
   padding?: number | [number, number] | 'same' | 'valid';
   dilation?: number | [number, number];
   groups?: number;
+}
+
+/** Activations a convolution can apply in its epilogue (the activation kernels' names). */
+export type ConvActivation = 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'silu' | 'gelu' | 'hardswish' | 'hardsigmoid';
+const CONV_ACTIVATIONS: readonly string[] = ['relu', 'relu6', 'sigmoid', 'tanh', 'silu', 'gelu', 'hardswish', 'hardsigmoid'];
+
+/** Post-operations fused into the convolution: y = activation(conv(x, w) + bias + residual). */
+export interface Conv2dEpilogue {
+  /** Added to the convolution's output (same shape), e.g. a residual shortcut. */
+  residual?: Tensor | null;
+  activation?: ConvActivation | null;
 }
 
 /** Validates a conv2d call and resolves its geometry (shared by every backend). */
@@ -52,16 +65,47 @@ export function conv2dParams(x: Tensor, weight: Tensor, opts: Conv2dOptions): Co
 
 /**
  * 2-D convolution (cross-correlation, as PyTorch): x [N, C, H, W], weight [O, C/groups, kH, kW],
- * bias [O]. Depthwise is groups = C.
+ * bias [O]. Depthwise is groups = C. `residual` and `activation` apply
+ * activation(conv + bias + residual) in the kernel's epilogue, in one pass over the output,
+ * when no gradient is recorded (inference); with gradients they run as the separate ops.
  */
-export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  assertFloat('conv2d', x, weight);
-  assertSameDtype('conv2d', x, weight);
-  const params = conv2dParams(x, weight, opts);
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions & Conv2dEpilogue = {}): Tensor {
+  const { residual, activation, ...convOpts } = opts;
+  if (!residual && !activation) return conv2dPlain(x, weight, bias ?? null, convOpts);
+  if (activation && !CONV_ACTIVATIONS.includes(activation)) throw new Error(`conv2d: activation must be one of ${CONV_ACTIVATIONS.join(', ')}, got '${activation}'`);
+  const params = conv2dParams(x, weight, convOpts);
+  const outShape = conv2dOutputShapeOf(params);
+  if (residual && residual.shape.join() !== outShape.join()) throw new Error(`conv2d: residual ${fmt(residual.shape)} must match the output ${fmt(outShape)}`);
+  if (residual) assertSameDtype('conv2d', x, residual);
+  const tensors = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  if (willRecord(...tensors)) {
+    // Training: the same result through differentiable ops.
+    let y = conv2dPlain(x, weight, bias ?? null, convOpts);
+    if (residual) y = add(y, residual);
+    return activation ? unaryActivation(activation, y) : y;
+  }
+  validateBias(bias ?? null, params, weight);
+  return runKernel('conv2d', tensors, { params, hasBias: !!bias, hasResidual: !!residual, activation: activation ?? null })[0];
+}
+
+function validateBias(bias: Tensor | null, params: Conv2dParams, weight: Tensor): void {
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== params.weightShape[0])) {
     throw new Error(`conv2d: bias ${fmt(bias.shape)} must be [${params.weightShape[0]}] for weight ${fmt(weight.shape)}`);
   }
-  const y = runKernel('conv2d', bias ? [x, weight, bias] : [x, weight], { params })[0];
+}
+
+function conv2dOutputShapeOf(p: Conv2dParams): number[] {
+  const [N, , H, W] = p.inShape;
+  const [O, , kh, kw] = p.weightShape;
+  return [N, O, outputSize(H, kh, p.stride[0], p.padding[0], p.dilation[0]), outputSize(W, kw, p.stride[1], p.padding[1], p.dilation[1])];
+}
+
+function conv2dPlain(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions): Tensor {
+  assertFloat('conv2d', x, weight);
+  assertSameDtype('conv2d', x, weight);
+  const params = conv2dParams(x, weight, opts);
+  validateBias(bias, params, weight);
+  const y = runKernel('conv2d', bias ? [x, weight, bias] : [x, weight], { params, hasBias: !!bias })[0];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, 'conv2d', inputs, (dy) => {
     const dx = needsGrad(x) ? runKernel('conv2dBackwardInput', [dy, weight], { params })[0] : null;

@@ -49,6 +49,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The op that produced this tensor, when it was recorded for autograd. */
   gradFn: GradFn | null = null;
+  /** Bumped whenever assign() replaces the values in place (caches derived from a tensor check it). */
+  version = 0;
 
   private constructor(storage: Storage, shape: readonly number[], dtype: DType, backend: Backend) {
     this.shape = Object.freeze([...shape]);
@@ -153,6 +155,7 @@ export class Tensor {
       throw new Error(`assign: source [${source.shape.join(', ')}] ${source.dtype} on ${source.backend.name} does not match target [${this.shape.join(', ')}] ${this.dtype} on ${this.backend.name}`);
     }
     const next = source.storage;
+    this.version++;
     ENGINE.retain(next);
     const held = this.held!;
     ENGINE.release(held.storage, held.backend);

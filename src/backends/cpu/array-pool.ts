@@ -13,14 +13,17 @@ let pooledBytes = 0;
 
 const keyOf = (dtype: DType, size: number): string => `${dtype}:${size}`;
 
-/** A zero-filled array, reused when one of this type and length was freed. */
-export function takeArray(dtype: DType, size: number): TypedArray {
+/**
+ * A zero-filled array, reused when one of this type and length was freed. `zeroed: false`
+ * skips clearing a reused one, for callers that overwrite every element.
+ */
+export function takeArray(dtype: DType, size: number, zeroed = true): TypedArray {
   if (size >= MIN_ELEMENTS) {
     const pool = pools.get(keyOf(dtype, size));
     const reused = pool?.pop();
     if (reused) {
       pooledBytes -= reused.byteLength;
-      reused.fill(0);
+      if (zeroed) reused.fill(0);
       return reused;
     }
   }

@@ -13,7 +13,7 @@ import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForwar
 import { batchNormBackward, batchNormInferenceForward, batchNormTrainForward } from './kernels/batchnorm.js';
 import type { Conv2dParams, FloatArray, Pool2dParams } from './kernels/types.js';
 import { takeArray } from './array-pool.js';
-import { activationBackward, activationForward, useWasmActivation } from './wasm/activation.js';
+import { activationBackward, activationForward, useWasmActivation, type ActivationName } from './wasm/activation.js';
 import { avgPool2dBackward as wasmAvgPool2dBackward, avgPool2dForward as wasmAvgPool2dForward, maxPool2dForward as wasmMaxPool2dForward } from './wasm/pool.js';
 import {
   batchNormBackward as wasmBatchNormBackward,
@@ -45,7 +45,7 @@ const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * 
 cpu('binary', (_b, [a, c], attrs) => {
   const outShape = attrs.outShape as number[];
   const dtype = (attrs.outDtype as DType | undefined) ?? a.dtype;
-  const out = takeArray(dtype, sizeOf(outShape));
+  const out = takeArray(dtype, sizeOf(outShape), false);
   binary(attrs.op as BinaryName, v(a), a.shape, v(c), c.shape, out, outShape);
   return [{ values: out, shape: outShape }];
 });
@@ -65,7 +65,7 @@ const f32 = (t: KernelTensor): Float32Array => valuesOf(t) as Float32Array;
 // copying into and out of WebAssembly memory costs more than it saves); other unary ops and
 // small tensors run the reference kernels.
 cpu('unary', (_b, [x], attrs) => {
-  const out = takeArray(x.dtype, sizeOf(x.shape));
+  const out = takeArray(x.dtype, sizeOf(x.shape), false);
   const op = attrs.op as UnaryName;
   if (useWasmActivation(op, out.length) && wasmF32(x)) activationForward(op, f32(x), out as Float32Array);
   else unary(op, v(x), out);
@@ -73,7 +73,7 @@ cpu('unary', (_b, [x], attrs) => {
 });
 
 cpu('unaryGrad', (_b, [x, dy], attrs) => {
-  const out = takeArray(x.dtype, sizeOf(x.shape));
+  const out = takeArray(x.dtype, sizeOf(x.shape), false);
   const op = attrs.op as UnaryGradName;
   if (useWasmActivation(op, out.length) && wasmF32(x, dy)) activationBackward(op, f32(x), f32(dy), out as Float32Array);
   else unaryGrad(op, v(x), v(dy), out);
@@ -191,15 +191,26 @@ cpu('matmul', (_b, [a, c], attrs) => {
 
 // Convolutions: WebAssembly im2col + GEMM for float32 when the kernels are active, except
 // depthwise convolutions, which go to their own kernels (the `depthwise` branches below).
-cpu('conv2d', (_b, [x, w, bias], attrs) => {
+cpu('conv2d', (_b, inputs, attrs) => {
   const p = attrs.params as Conv2dParams;
-  const wasm = wasmFor(x, w, bias);
-  if (wasm && isDepthwise(p)) {
-    return [{ values: depthwiseConv2dForward(f32(x), f32(w), bias ? f32(bias) : null, p), shape: conv2dOutputShape(p) }];
-  } else if (wasm) {
-    return [{ values: wasmConv2dForward(wasm, f32(x), f32(w), bias ? f32(bias) : null, p), shape: conv2dOutputShape(p) }];
+  const [x, w] = inputs;
+  let next = 2;
+  const bias = (attrs.hasBias ?? inputs.length > 2) ? inputs[next++] : undefined;
+  const residual = attrs.hasResidual ? inputs[next++] : undefined;
+  const activation = (attrs.activation as ActivationName | null | undefined) ?? null;
+  const shape = conv2dOutputShape(p);
+  const wasm = wasmFor(x, w, bias, residual);
+  if (wasm) {
+    const epilogue = { residual: residual ? f32(residual) : null, activation };
+    const values = isDepthwise(p)
+      ? depthwiseConv2dForward(f32(x), f32(w), bias ? f32(bias) : null, p, epilogue)
+      : wasmConv2dForward(wasm, f32(x), f32(w), bias ? f32(bias) : null, p, epilogue);
+    return [{ values, shape }];
   }
-  return [{ values: conv2dForward(f(x), f(w), bias ? f(bias) : null, p), shape: conv2dOutputShape(p) }];
+  const y = conv2dForward(f(x), f(w), bias ? f(bias) : null, p);
+  if (residual) binary('add', y, shape, v(residual), residual.shape, y, shape);
+  if (activation) unary(activation, y, y);
+  return [{ values: y, shape }];
 });
 
 cpu('conv2dBackwardInput', (_b, [dy, w], attrs) => {

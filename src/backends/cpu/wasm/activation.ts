@@ -18,7 +18,7 @@ interface ActivationExports {
 }
 
 /** Op codes of assembly/activation.ts. */
-const OPS: Readonly<Record<UnaryGradName, number>> = {
+export const ACTIVATION_OPS: Readonly<Record<UnaryGradName, number>> = {
   relu: 0,
   relu6: 1,
   sigmoid: 2,
@@ -51,7 +51,7 @@ export const WASM_ACTIVATION_MIN_SIZE: Readonly<Record<ActivationName, number>> 
 };
 
 export function isActivation(name: UnaryName): name is ActivationName {
-  return Object.prototype.hasOwnProperty.call(OPS, name);
+  return Object.prototype.hasOwnProperty.call(ACTIVATION_OPS, name);
 }
 
 /** Whether the cpu backend should run `name` on n float32 elements with the WebAssembly kernels. */
@@ -68,7 +68,7 @@ export function activationForward(name: ActivationName, x: Float32Array, out: Fl
   const a = k.arena;
   a.reset();
   const xa = a.copyIn(x);
-  ex.act_fwd(OPS[name], xa, xa, n); // in place
+  ex.act_fwd(ACTIVATION_OPS[name], xa, xa, n); // in place
   out.set(a.f32(xa, n));
   return out;
 }
@@ -84,7 +84,7 @@ export function activationBackward(name: ActivationName, x: Float32Array, dy: Fl
   a.reset();
   const xa = a.copyIn(x);
   const dya = a.copyIn(dy.length === n ? dy : dy.subarray(0, n));
-  ex.act_grad(OPS[name], xa, dya, dya, n); // in place over dy
+  ex.act_grad(ACTIVATION_OPS[name], xa, dya, dya, n); // in place over dy
   out.set(a.f32(dya, n));
   return out;
 }

@@ -60,13 +60,13 @@ export class Arena {
 
 /** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */
 export function copyOutF32(view: Float32Array): Float32Array {
-  const out = takeArray('float32', view.length) as Float32Array;
+  const out = takeArray('float32', view.length, false) as Float32Array;
   out.set(view);
   return out;
 }
 
 export function copyOutI32(view: Int32Array): Int32Array {
-  const out = takeArray('int32', view.length) as Int32Array;
+  const out = takeArray('int32', view.length, false) as Int32Array;
   out.set(view);
   return out;
 }

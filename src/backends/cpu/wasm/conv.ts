@@ -36,6 +36,7 @@ import type { Conv2dParams } from '../kernels/types.js';
 import type { WasmKernels } from './module.js';
 import { MAX_TASKS, type Task, type ThreadPool } from './thread-pool.js';
 import { kernelPool } from './threads.js';
+import { applyEpilogue, hasEpilogue, type ConvEpilogue } from './epilogue.js';
 import { copyOut, GEMM_DESC_BYTES, GEMM_THREAD_MIN_WORK, gemmExports, gemmTileTasks, splitRange, taskParts, TaskScratch, u32, writeGemmDesc } from './gemm.js';
 
 /**
@@ -165,8 +166,11 @@ function channelTasks(fn: 'im2col_part_f32' | 'col2im_part_f32', geom: number, c
   return tasks;
 }
 
-/** y = conv(x, w) + bias (bias: outChannels values or null); returns [N, outC, outH, outW]. */
-export function wasmConv2dForward(k: WasmKernels, x: Float32Array, w: Float32Array, bias: Float32Array | null, p: Conv2dParams): Float32Array {
+/**
+ * y = conv(x, w) + bias (bias: outChannels values or null), then the epilogue (residual add,
+ * activation) in place; returns [N, outC, outH, outW].
+ */
+export function wasmConv2dForward(k: WasmKernels, x: Float32Array, w: Float32Array, bias: Float32Array | null, p: Conv2dParams, epilogue?: ConvEpilogue): Float32Array {
   const q = plan(p);
   const { n, c, o, groups, cg, og, plane, kdim, npos } = q;
   checkSize('x', x, n * c * plane);
@@ -196,6 +200,7 @@ export function wasmConv2dForward(k: WasmKernels, x: Float32Array, w: Float32Arr
       pool.run(gemmTileTasks(k, d, og, npos, kdim, parts, scratch));
     }
   });
+  if (hasEpilogue(epilogue)) applyEpilogue(k, ya, n * o * npos, epilogue);
   return copyOut(k, ya, n * o * npos);
 }
 

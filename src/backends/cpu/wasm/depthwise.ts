@@ -5,6 +5,7 @@
  * `conv2dBackwardWeight` for depthwise geometries; where the WebAssembly kernels are unavailable
  * the reference kernels run instead.
  */
+import { applyEpilogue, hasEpilogue, type ConvEpilogue } from './epilogue.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../kernels/conv2d.js';
 import type { Conv2dParams } from '../kernels/types.js';
 import { kernelsWith, type WasmKernels } from './module.js';
@@ -57,11 +58,11 @@ function check(name: string, a: Float32Array, expected: number): Float32Array {
 
 const kernels = (): { k: WasmKernels; ex: DepthwiseExports } | null => kernelsWith<DepthwiseExports>();
 
-/** y = depthwise conv(x, w) + bias (reference: conv2dForward). */
-export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, p: Conv2dParams): Float32Array {
+/** y = depthwise conv(x, w) + bias, then the epilogue (residual, activation) in place (reference: conv2dForward). */
+export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, p: Conv2dParams, epilogue?: ConvEpilogue): Float32Array {
   const g = geometry(p);
   const wk = kernels();
-  if (!wk) return conv2dForward(x, w, bias, p) as Float32Array;
+  if (!wk) throw new Error('depthwiseConv2dForward: the WebAssembly kernels are unavailable');
   const { k, ex } = wk;
   const o = g.c * g.mult;
   const ySize = g.n * o * g.outH * g.outW;
@@ -73,6 +74,7 @@ export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: F
   const ya = a.alloc(ySize * 4);
   const sa = a.alloc(ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
   ex.dw_conv_fwd(xa, wa, ba, ya, sa, ...g.args);
+  if (hasEpilogue(epilogue)) applyEpilogue(k, ya, ySize, epilogue);
   return copyOutF32(a.f32(ya, ySize));
 }
 
