@@ -1,5 +1,6 @@
 import type { Module, StateDict } from '../nn/module.js';
-import { loadPretrained, readStateDict, type PretrainedReport } from './pretrained.js';
+import { loadPretrained, readStateDict, reinitialise, type PretrainedReport } from './pretrained.js';
+import { withoutRandomInit } from '../ops/creation.js';
 
 /** How an image becomes the model's input, as torchvision's weight transforms do it. */
 export interface Preprocessing {
@@ -58,16 +59,19 @@ export function registerModel(entry: ModelEntry): void {
 export function createModel(name: string, opts: ModelOptions = {}): Module {
   const entry = modelInfo(name);
   const { weights, log, ...rest } = opts;
-  const model = entry.create(rest);
-  if (weights === undefined) return model;
+  if (weights === undefined) return entry.create(rest);
   const state = readStateDict(weights);
+  const ownState = !(weights instanceof Map);
+  // Every parameter is overwritten by the weights (a replaced head is initialised afresh below).
+  const model = withoutRandomInit(() => entry.create(rest));
   try {
-    const report: PretrainedReport = loadPretrained(model, state, { classifier: entry.classifier ?? [], model: name });
+    const report: PretrainedReport = loadPretrained(model, state, { classifier: entry.classifier ?? [], model: name, transfer: ownState });
     if (report.replacedHead.length) {
+      reinitialise(model, report.replacedHead);
       (log ?? console.warn)(`${name}: classifier ${report.replacedHead.join(', ')} not loaded (${report.reason}); it keeps its fresh initialisation for ${opts.numClasses} classes`);
     }
   } finally {
-    if (!(weights instanceof Map)) for (const t of state.values()) t.dispose();
+    if (ownState) for (const t of state.values()) t.dispose();
   }
   return model;
 }

@@ -110,9 +110,10 @@ export abstract class Module {
 
   /**
    * Copies values from `state` into this module's tensors. Strict mode (default) requires
-   * the exact same keys and shapes and reports every difference at once.
+   * the exact same keys and shapes and reports every difference at once. With `transfer`
+   * the tensors of `state` are moved in instead of copied (and disposed as sources).
    */
-  loadStateDict(state: StateDict | Record<string, Tensor>, opts: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(state: StateDict | Record<string, Tensor>, opts: { strict?: boolean; transfer?: boolean } = {}): { missing: string[]; unexpected: string[] } {
     const strict = opts.strict ?? true;
     const source = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
@@ -124,7 +125,8 @@ export abstract class Module {
       for (const [k, target] of own) {
         const src = source.get(k);
         if (!src || src.shape.join() !== target.shape.join()) continue;
-        target.assign(src.dtype === target.dtype ? src.clone() : src.cast(target.dtype));
+        // transfer: the module takes the state's tensors over (no copy); they are consumed.
+        target.assign(src.dtype === target.dtype ? (opts.transfer ? src : src.clone()) : src.cast(target.dtype));
       }
     });
     return { missing, unexpected: [...unexpected, ...mismatched.map((m) => m.key)] };

@@ -65,8 +65,25 @@ export function randn(shape: readonly number[], opts: { mean?: number; std?: num
   checkShape('randn', shape);
   const rng = opts.rng ?? ENGINE.rng;
   const values = allocTyped(opts.dtype ?? 'float32', sizeOf(shape));
+  if (!randomInit) return tensor(values, shape);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal(opts.mean ?? 0, opts.std ?? 1);
   return tensor(values, shape);
+}
+
+let randomInit = true;
+
+/**
+ * Runs `fn` with randn/rand returning zeros: building a model whose every parameter is about
+ * to be overwritten by loaded weights then skips drawing millions of random numbers.
+ */
+export function withoutRandomInit<T>(fn: () => T): T {
+  const before = randomInit;
+  randomInit = false;
+  try {
+    return fn();
+  } finally {
+    randomInit = before;
+  }
 }
 
 /** Uniform samples in [low, high) from the seeded default generator or `rng`. */
@@ -74,6 +91,7 @@ export function rand(shape: readonly number[], opts: { low?: number; high?: numb
   checkShape('rand', shape);
   const rng = opts.rng ?? ENGINE.rng;
   const values = allocTyped(opts.dtype ?? 'float32', sizeOf(shape));
+  if (!randomInit) return tensor(values, shape);
   for (let i = 0; i < values.length; i++) values[i] = rng.uniform(opts.low ?? 0, opts.high ?? 1);
   return tensor(values, shape);
 }
