@@ -8,6 +8,8 @@ import { DEFAULT_TRAIN_CONFIG, fit, type TrainConfig } from '../train/trainer.js
 import { evaluate } from '../train/evaluate.js';
 import { loadCheckpointInto, readCheckpointConfig } from '../train/checkpoint.js';
 import { formatDuration, Progress } from '../train/progress.js';
+import { registerModelsCommand } from './models.js';
+import { registerSummaryCommand } from './summary.js';
 import { registerPredictCommand } from './predict.js';
 
 const number = (what: string) => (v: string): number => {
@@ -163,18 +165,8 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       }
     });
 
-  program
-    .command('models')
-    .description('list the model zoo')
-    .action(() => {
-      for (const name of listModels()) {
-        const info = modelInfo(name);
-        const [C, H, W] = info.inputShape;
-        const params = createModel(name, { inChannels: C, numClasses: 10 }).numParameters();
-        io.out(`${name.padEnd(16)} ${(params / 1e3).toFixed(1).padStart(8)}k params  input ${C}x${H}x${W}  ${info.description}\n`);
-      }
-    });
-
+  registerModelsCommand(program, io);
+  registerSummaryCommand(program, io);
   registerPredictCommand(program, io);
 
   return program;

@@ -7,3 +7,4 @@ export * from './regnet.js';
 export * from './mobilenet.js';
 export * from './shufflenet.js';
 export * from './convnext.js';
+export * from './summary.js';

@@ -42,6 +42,6 @@ test('bad arguments give clear errors', async () => {
 
 test('fovea models lists the zoo with parameter counts', async () => {
   const { out } = await run(['models']);
-  assert.match(out, /canonical-cnn\s+[\d.]+k params/);
+  assert.match(out, /canonical-cnn +- +[\d.]+ k +[\d.]+ +3x32x32/);
   assert.match(out, /resnet20-cifar/);
 });
