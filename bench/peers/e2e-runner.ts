@@ -89,7 +89,7 @@ async function foveaRunner(threads: number): Promise<Runner> {
   const used = wasm ? fv.numThreads() : 1;
   const mode = km.cpuKernels();
   return {
-    config: `fovea cpu backend, kernel mode '${mode}'${wasm ? `, WASM module loaded, setNumThreads(${used})` : ', single-threaded'}; createModel(name, { weights }).eval(), noGrad(() => model.forward(x)), NCHW, BatchNorm as a separate op (not folded)`,
+    config: `fovea cpu backend, kernel mode '${mode}'${wasm ? `, WASM module loaded, setNumThreads(${used})` : ', single-threaded'}; createModel(name, { weights }).eval(), noGrad(() => model.forward(x)), NCHW, eval BatchNorm folded into the convolutions and ReLU/ReLU6/residual add in their epilogue (src/nn/fused.ts)`,
     threads: used,
     async prepare(model, batch, xData) {
       if (!fv.listModels().includes(model)) throw new Error(`'${model}' is not in the zoo yet (models: ${fv.listModels().join(', ')})`);
