@@ -1,0 +1,190 @@
+/// <reference types="@webgpu/types" />
+import type { Backend, KernelOutput, Storage } from '../backend.js';
+import { BYTES_PER_ELEMENT, allocTyped, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { BufferPool, BufferUsage } from './buffer-pool.js';
+import { packUniforms, programSource, type Program } from './program.js';
+import type { WebGPUContext } from './device.js';
+
+/** GPU storage: a pooled buffer (possibly larger than the tensor) and the tensor's own byte length. */
+export class WebGPUStorage implements Storage {
+  readonly backend = 'webgpu';
+  refCount = 0;
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly byteLength: number,
+  ) {}
+}
+
+/** Dispatches recorded before the encoder is submitted: bounds the latency of a long forward pass. */
+const MAX_PENDING_DISPATCHES = 64;
+
+/**
+ * Dawn for Node does not keep the event loop alive while a GPU promise is pending: without a
+ * timer, a script awaiting only a readback would exit before it resolves.
+ */
+function keepProcessAlive(): ReturnType<typeof setInterval> {
+  return setInterval(() => {}, 1000);
+}
+
+const roundUp4 = (n: number): number => Math.ceil(n / 4) * 4;
+
+/**
+ * The WebGPU backend: tensors live in GPU buffers, kernels are WGSL compute programs recorded
+ * into one command encoder and submitted in batches. Reading back is asynchronous only.
+ */
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly hostResident = false;
+  readonly device: GPUDevice;
+  private readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pendingDispatches = 0;
+  /** Uniform buffers of recorded dispatches, destroyed once their commands are submitted. */
+  private transient: GPUBuffer[] = [];
+  private bytes = 0;
+
+  constructor(readonly context: WebGPUContext) {
+    this.device = context.device;
+    this.pool = new BufferPool(this.device);
+  }
+
+  upload(values: TypedArray): Storage {
+    if (values instanceof Float64Array) {
+      throw new Error("the webgpu backend has no float64 (WGSL has no 64-bit floats); create the tensor as float32, or use setBackend('cpu') for float64 work");
+    }
+    const storage = this.createStorage(values.byteLength);
+    if (values.byteLength > 0) {
+      // Commands recorded before may still read this (recycled) buffer: they must run first.
+      this.flush();
+      let bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      if (bytes.byteLength % 4) {
+        const padded = new Uint8Array(roundUp4(bytes.byteLength));
+        padded.set(bytes);
+        bytes = padded;
+      }
+      this.device.queue.writeBuffer(storage.buffer, 0, bytes);
+    }
+    return storage;
+  }
+
+  /** Zero-filled storage for `size` elements of `dtype`. */
+  allocate(dtype: DType, size: number): Storage {
+    const storage = this.createStorage(size * BYTES_PER_ELEMENT[dtype]);
+    this.commandEncoder().clearBuffer(storage.buffer);
+    return storage;
+  }
+
+  /** Storage for a kernel output whose every element the kernel writes (no clearing). */
+  createStorage(byteLength: number): WebGPUStorage {
+    this.bytes += byteLength;
+    return new WebGPUStorage(this.pool.acquire(Math.max(4, roundUp4(byteLength))), byteLength);
+  }
+
+  /** A kernel output of `shape`: fresh storage, to be written by the kernel's dispatches. */
+  output(shape: readonly number[], dtype: DType): KernelOutput & { storage: WebGPUStorage } {
+    const size = shape.reduce((a, b) => a * b, 1);
+    return { storage: this.createStorage(size * BYTES_PER_ELEMENT[dtype]), shape: [...shape], dtype };
+  }
+
+  async read(storage: Storage, dtype: DType, size: number): Promise<TypedArray> {
+    const s = storage as WebGPUStorage;
+    const bytes = size * BYTES_PER_ELEMENT[dtype];
+    const out = allocTyped(dtype, size);
+    if (bytes === 0) return out;
+    const staging = this.device.createBuffer({ size: roundUp4(bytes), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    this.commandEncoder().copyBufferToBuffer(s.buffer, 0, staging, 0, roundUp4(bytes));
+    this.flush();
+    const keepAlive = keepProcessAlive();
+    try {
+      await staging.mapAsync(1 /* GPUMapMode.READ */);
+      new Uint8Array(out.buffer, out.byteOffset, bytes).set(new Uint8Array(staging.getMappedRange(0, roundUp4(bytes)), 0, bytes));
+      staging.unmap();
+    } finally {
+      clearInterval(keepAlive);
+      staging.destroy();
+    }
+    return out;
+  }
+
+  readSync(): TypedArray {
+    throw new Error("the webgpu backend cannot read values synchronously (GPU memory is mapped asynchronously); use 'await t.data()' (or 'await t.item()') instead of dataSync()/itemSync()");
+  }
+
+  free(storage: Storage): void {
+    const s = storage as WebGPUStorage;
+    this.bytes -= s.byteLength;
+    this.pool.release(s.buffer);
+  }
+
+  bytesInUse(): number {
+    return this.bytes;
+  }
+
+  /** Records one dispatch of `program` reading `inputs` and writing `outputs`. */
+  run(program: Program, inputs: readonly WebGPUStorage[], outputs: readonly WebGPUStorage[]): void {
+    if (program.inputs.length !== inputs.length || program.outputs.length !== outputs.length) {
+      throw new Error(`internal: program '${program.name}' declares ${program.inputs.length} inputs and ${program.outputs.length} outputs, got ${inputs.length} and ${outputs.length}`);
+    }
+    if (program.workgroups.some((n) => n === 0)) return;
+    const pipeline = this.pipeline(program);
+    const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((s, binding) => ({ binding, resource: { buffer: s.buffer } }));
+    if (program.uniforms?.length) {
+      const data = packUniforms(program.uniforms);
+      const uniform = this.device.createBuffer({ size: data.byteLength, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
+      new Uint8Array(uniform.getMappedRange()).set(new Uint8Array(data));
+      uniform.unmap();
+      this.transient.push(uniform);
+      entries.push({ binding: entries.length, resource: { buffer: uniform } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.commandEncoder().beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = program.workgroups;
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    if (++this.pendingDispatches >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  /** Submits the recorded commands. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.pendingDispatches = 0;
+    for (const b of this.transient) b.destroy();
+    this.transient = [];
+  }
+
+  /** Waits until the GPU has finished every submitted command (for timing and tests). */
+  async sync(): Promise<void> {
+    this.flush();
+    const keepAlive = keepProcessAlive();
+    try {
+      await this.device.queue.onSubmittedWorkDone();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** Frees the pooled (unused) buffers. */
+  releaseCachedMemory(): void {
+    this.pool.clear();
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private pipeline(program: Program): GPUComputePipeline {
+    const code = programSource(program);
+    let pipeline = this.pipelines.get(code);
+    if (!pipeline) {
+      const module = this.device.createShaderModule({ label: program.name, code });
+      pipeline = this.device.createComputePipeline({ label: program.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(code, pipeline);
+    }
+    return pipeline;
+  }
+}

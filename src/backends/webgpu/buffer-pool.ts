@@ -1,0 +1,56 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Reuses GPU buffers by size bucket: creating and destroying a buffer per kernel output costs
+ * far more than handing back one of the same bucket. Buckets are four per power of two, so a
+ * buffer wastes at most a quarter of its size.
+ */
+
+/** GPUBufferUsage bits as numbers: the GPUBufferUsage global exists only once Dawn is loaded. */
+export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+
+const MIN_BUCKET = 256;
+/** Free buffers kept beyond this are destroyed instead of pooled. */
+const MAX_POOLED_BYTES = 1 << 30;
+
+export function bucketSize(bytes: number): number {
+  if (bytes <= MIN_BUCKET) return MIN_BUCKET;
+  const step = 2 ** (Math.floor(Math.log2(bytes)) - 2);
+  return Math.ceil(bytes / step) * step;
+}
+
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  private pooledBytes = 0;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  /** A storage buffer of at least `bytes` bytes (contents undefined). */
+  acquire(bytes: number): GPUBuffer {
+    const size = bucketSize(bytes);
+    const reused = this.free.get(size)?.pop();
+    if (reused) {
+      this.pooledBytes -= size;
+      return reused;
+    }
+    return this.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+  }
+
+  release(buffer: GPUBuffer): void {
+    const size = buffer.size;
+    if (this.pooledBytes + size > MAX_POOLED_BYTES) {
+      buffer.destroy();
+      return;
+    }
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buffer);
+    this.pooledBytes += size;
+  }
+
+  /** Destroys every pooled buffer (the memory goes back to the driver). */
+  clear(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.pooledBytes = 0;
+  }
+}

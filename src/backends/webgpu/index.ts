@@ -1,0 +1,50 @@
+/**
+ * The webgpu backend: WGSL kernels under the cpu kernels' names, registered at import (pure
+ * data, no GPU needed), and a backend factory that works once `initWebGPU()` has found a device.
+ *
+ *   await initWebGPU();
+ *   setBackend('webgpu');
+ */
+import { ENGINE } from '../../tensor/engine.js';
+import { acquireDevice, type WebGPUFeatures } from './device.js';
+import { WebGPUBackend } from './backend.js';
+import './kernels/elementwise.js';
+
+export { WebGPUBackend } from './backend.js';
+
+let backend: WebGPUBackend | null = null;
+let pending: Promise<WebGPUBackend> | null = null;
+
+ENGINE.registerBackend('webgpu', () => {
+  if (!backend) throw new Error("the webgpu backend is not initialised: call 'await initWebGPU()' before setBackend('webgpu')");
+  return backend;
+});
+
+/** What initWebGPU() found: the adapter's description and the optional features in use. */
+export interface WebGPUInfo {
+  adapter: string;
+  features: WebGPUFeatures;
+}
+
+/**
+ * Finds a WebGPU adapter and device (navigator.gpu in browsers, the optional `webgpu` package in
+ * Node) and makes the 'webgpu' backend available to setBackend(). Safe to call more than once.
+ * Throws, saying what to install or enable, when there is no adapter.
+ */
+export async function initWebGPU(): Promise<WebGPUInfo> {
+  if (!backend) {
+    pending ??= acquireDevice().then((context) => new WebGPUBackend(context));
+    try {
+      backend = await pending;
+    } finally {
+      pending = null;
+    }
+    const lost = backend.device.lost;
+    void lost.then((info) => {
+      if (info.reason !== 'destroyed') console.error(`fovea: the WebGPU device was lost (${info.message}); call initWebGPU() again`);
+      backend = null;
+      ENGINE.backends.delete('webgpu');
+    });
+  }
+  return { adapter: backend.context.adapterInfo, features: backend.context.features };
+}

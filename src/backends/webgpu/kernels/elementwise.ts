@@ -1,0 +1,254 @@
+/** Element-wise kernels: unary, unaryGrad, affine, binary (broadcasting), cast, fill. */
+import type { DType } from '../../../tensor/dtype.js';
+import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type Program, type WgslScalar } from '../program.js';
+import { MATH_WGSL, unaryExpr, unaryGradExpr } from './math.js';
+import { gpuKernel, sizeOf, storageOf } from './util.js';
+
+gpuKernel('unary', (b, [x], attrs) => {
+  const t = wgslType(x.dtype, 'unary');
+  const n = sizeOf(x.shape);
+  const out = b.output(x.shape, x.dtype);
+  b.run(
+    {
+      name: `unary_${attrs.op}`,
+      inputs: [['X', t]],
+      outputs: [['Y', t]],
+      uniforms: [['n', 'u32', n]],
+      code: `${MATH_WGSL}\n${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  let x = f32(X[i]);
+  Y[i] = ${t}(${unaryExpr(attrs.op as string)});
+}`,
+      workgroups: grid1d(n),
+    },
+    [storageOf(x)],
+    [out.storage],
+  );
+  return [out];
+});
+
+gpuKernel('unaryGrad', (b, [x, dy], attrs) => {
+  const t = wgslType(x.dtype, 'unaryGrad');
+  const n = sizeOf(x.shape);
+  const out = b.output(x.shape, x.dtype);
+  b.run(
+    {
+      name: `unaryGrad_${attrs.op}`,
+      inputs: [['X', t], ['DY', t]],
+      outputs: [['DX', t]],
+      uniforms: [['n', 'u32', n]],
+      code: `${MATH_WGSL}\n${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  let x = f32(X[i]);
+  DX[i] = ${t}(f32(DY[i]) * (${unaryGradExpr(attrs.op as string)}));
+}`,
+      workgroups: grid1d(n),
+    },
+    [storageOf(x), storageOf(dy)],
+    [out.storage],
+  );
+  return [out];
+});
+
+gpuKernel('affine', (b, [x], attrs) => {
+  const t = wgslType(x.dtype, 'affine');
+  const n = sizeOf(x.shape);
+  const out = b.output(x.shape, x.dtype);
+  b.run(
+    {
+      name: 'affine',
+      inputs: [['X', t]],
+      outputs: [['Y', t]],
+      uniforms: [['n', 'u32', n], ['scale', 'f32', attrs.scale as number], ['shift', 'f32', attrs.shift as number]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  Y[i] = ${t}(f32(X[i]) * P.scale + P.shift);
+}`,
+      workgroups: grid1d(n),
+    },
+    [storageOf(x)],
+    [out.storage],
+  );
+  return [out];
+});
+
+/** WGSL for the 'binary' kernel's ops on values a, b of the compute type (f32 or i32). */
+function binaryExpr(op: string, t: WgslScalar): string {
+  const one = t === 'f32' ? '1.0' : '1';
+  const zero = t === 'f32' ? '0.0' : '0';
+  switch (op) {
+    case 'add': return 'a + b';
+    case 'sub': return 'a - b';
+    case 'mul': return 'a * b';
+    case 'div': return t === 'f32' ? 'a / b' : 'select(0, a / b, b != 0)';
+    case 'maximum': return 'max(a, b)';
+    case 'minimum': return 'min(a, b)';
+    case 'pow': return t === 'f32' ? 'pow_(a, b)' : 'i32(pow_(f32(a), f32(b)))';
+    case 'greater': return `select(${zero}, ${one}, a > b)`;
+    case 'less': return `select(${zero}, ${one}, a < b)`;
+    case 'equal': return `select(${zero}, ${one}, a == b)`;
+    default: throw new Error(`binary: unknown op '${op}' on the webgpu backend`);
+  }
+}
+
+/**
+ * Strides of `shape` broadcast to `outShape` (0 on broadcast axes), after dropping the
+ * leading axes of size 1 and merging nothing: ranks stay small in CNNs.
+ */
+function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const rank = outShape.length;
+  const strides = new Array<number>(rank).fill(0);
+  let stride = 1;
+  for (let i = shape.length - 1, o = rank - 1; i >= 0; i--, o--) {
+    strides[o] = shape[i] === 1 && outShape[o] !== 1 ? 0 : stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+/**
+ * WGSL that maps the flat output index `i` to input offsets ia, ib by walking the output's
+ * axes from the last (unrolled for this rank; the shape and strides come as uniforms).
+ */
+function broadcastIndexing(rank: number): string {
+  const lines = ['var rem = i;', 'var ia = 0u;', 'var ib = 0u;'];
+  for (let d = rank - 1; d >= 0; d--) {
+    lines.push(`{ let c = rem % P.s${d}; rem = rem / P.s${d}; ia += c * P.a${d}; ib += c * P.b${d}; }`);
+  }
+  return lines.join('\n  ');
+}
+
+gpuKernel('binary', (b, [a, c], attrs) => {
+  const outShape = attrs.outShape as number[];
+  const outDtype = (attrs.outDtype as DType | undefined) ?? a.dtype;
+  const t = wgslType(a.dtype, 'binary');
+  const to = wgslType(outDtype, 'binary');
+  const n = sizeOf(outShape);
+  const out = b.output(outShape, outDtype);
+  const sa = sizeOf(a.shape);
+  const sc = sizeOf(c.shape);
+  const uniforms: [string, WgslScalar, number][] = [['n', 'u32', n]];
+  let indexing: string;
+  let kind: string;
+  if (sa === n && sc === n) {
+    kind = 'same';
+    indexing = 'let ia = i; let ib = i;';
+  } else if (sa === n && sc === 1) {
+    kind = 'scalarB';
+    indexing = 'let ia = i; let ib = 0u;';
+  } else if (sa === 1 && sc === n) {
+    kind = 'scalarA';
+    indexing = 'let ia = 0u; let ib = i;';
+  } else {
+    const rank = outShape.length;
+    kind = `rank${rank}`;
+    const aStrides = broadcastStrides(a.shape, outShape);
+    const bStrides = broadcastStrides(c.shape, outShape);
+    for (let d = 0; d < rank; d++) uniforms.push([`s${d}`, 'u32', outShape[d]], [`a${d}`, 'u32', aStrides[d]], [`b${d}`, 'u32', bStrides[d]]);
+    indexing = broadcastIndexing(rank);
+  }
+  b.run(
+    {
+      name: `binary_${attrs.op}_${kind}`,
+      inputs: [['A', t], ['B', t]],
+      outputs: [['Y', to]],
+      uniforms,
+      code: `${MATH_WGSL}\n${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  ${indexing}
+  let a = A[ia];
+  let b = B[ib];
+  Y[i] = ${to}(${binaryExpr(attrs.op as string, t)});
+}`,
+      workgroups: grid1d(n),
+    },
+    [storageOf(a), storageOf(c)],
+    [out.storage],
+  );
+  return [out];
+});
+
+gpuKernel('cast', (b, [x], attrs) => {
+  const dtype = attrs.dtype as DType;
+  const n = sizeOf(x.shape);
+  const out = b.output(x.shape, dtype);
+  let program: Program;
+  if (dtype === 'uint8') {
+    // Four bytes per thread, packed into one u32 word: WGSL has no 8-bit storage.
+    const t = wgslType(x.dtype, 'cast');
+    program = {
+      name: 'cast_to_u8',
+      inputs: [['X', t]],
+      outputs: [['Y', 'u32']],
+      uniforms: [['n', 'u32', n]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let w = flatIndex(gid, nwg);
+  if (w * 4u >= P.n) { return; }
+  var word = 0u;
+  for (var k = 0u; k < 4u; k++) {
+    let i = w * 4u + k;
+    if (i < P.n) { word |= (u32(i32(X[i])) & 255u) << (8u * k); }
+  }
+  Y[w] = word;
+}`,
+      workgroups: grid1d(Math.ceil(n / 4)),
+    };
+  } else {
+    const to = wgslType(dtype, 'cast');
+    const from = x.dtype === 'uint8' ? 'u32' : wgslType(x.dtype, 'cast');
+    const read = x.dtype === 'uint8' ? '(X[i / 4u] >> (8u * (i % 4u))) & 255u' : 'X[i]';
+    program = {
+      name: `cast_${x.dtype}_${dtype}`,
+      inputs: [['X', from]],
+      outputs: [['Y', to]],
+      uniforms: [['n', 'u32', n]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  Y[i] = ${to}(${read});
+}`,
+      workgroups: grid1d(n),
+    };
+  }
+  b.run(program, [storageOf(x)], [out.storage]);
+  return [out];
+});
+
+/** The 32-bit word that repeats `value` as `dtype` (four bytes for uint8). */
+function fillWord(dtype: DType, value: number): number {
+  const word = new Uint32Array(1);
+  if (dtype === 'float32') new Float32Array(word.buffer)[0] = value;
+  else if (dtype === 'int32') new Int32Array(word.buffer)[0] = value;
+  else if (dtype === 'uint8') new Uint8Array(word.buffer).fill(value);
+  else wgslType(dtype, 'fill');
+  return word[0];
+}
+
+gpuKernel('fill', (b, _inputs, attrs) => {
+  const shape = attrs.shape as number[];
+  const dtype = attrs.dtype as DType;
+  const out = b.output(shape, dtype);
+  const words = Math.ceil(out.storage.byteLength / 4);
+  b.run(
+    {
+      name: 'fill',
+      inputs: [],
+      outputs: [['Y', 'u32']],
+      uniforms: [['n', 'u32', words], ['word', 'u32', fillWord(dtype, attrs.value as number)]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  Y[i] = P.word;
+}`,
+      workgroups: grid1d(words),
+    },
+    [],
+    [out.storage],
+  );
+  return [out];
+});
+
