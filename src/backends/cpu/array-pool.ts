@@ -1,4 +1,5 @@
 import { allocTyped, dtypeOfArray, type DType, type TypedArray } from '../../tensor/dtype.js';
+import type { WasmHeap } from './wasm/heap.js';
 
 /**
  * Recycles the typed arrays of freed CPU tensors. A fresh large typed array costs a page fault
@@ -13,11 +14,33 @@ let pooledBytes = 0;
 
 const keyOf = (dtype: DType, size: number): string => `${dtype}:${size}`;
 
+let heap: WasmHeap | null = null;
+
+/**
+ * Makes float32/int32 arrays of at least MIN_ELEMENTS live in the WebAssembly kernels' memory
+ * (see wasm/heap.ts), so that kernels read and write them in place. Set by the kernel loader.
+ */
+export function useWasmHeap(h: WasmHeap | null): void {
+  heap = h;
+}
+
+function takeFromHeap(dtype: 'float32' | 'int32', size: number, zeroed: boolean): TypedArray | null {
+  const address = heap!.alloc(size * 4);
+  if (address < 0) return null;
+  const view = heap!.view(dtype, address, size);
+  if (zeroed) view.fill(0);
+  return view;
+}
+
 /**
  * A zero-filled array, reused when one of this type and length was freed. `zeroed: false`
  * skips clearing a reused one, for callers that overwrite every element.
  */
 export function takeArray(dtype: DType, size: number, zeroed = true): TypedArray {
+  if (heap && size >= MIN_ELEMENTS && (dtype === 'float32' || dtype === 'int32')) {
+    const fromHeap = takeFromHeap(dtype, size, zeroed);
+    if (fromHeap) return fromHeap;
+  }
   if (size >= MIN_ELEMENTS) {
     const pool = pools.get(keyOf(dtype, size));
     const reused = pool?.pop();
@@ -32,6 +55,10 @@ export function takeArray(dtype: DType, size: number, zeroed = true): TypedArray
 
 /** Returns an array nobody references any more. */
 export function giveArray(values: TypedArray): void {
+  if (heap && heap.isBlock(values)) {
+    heap.release(values.byteOffset, values.byteLength);
+    return;
+  }
   if (values.length < MIN_ELEMENTS || values.byteOffset !== 0 || values.buffer.byteLength !== values.byteLength) return;
   if (pooledBytes + values.byteLength > LIMIT_BYTES) return;
   const key = keyOf(dtypeOfArray(values), values.length);

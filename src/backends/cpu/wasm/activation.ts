@@ -11,6 +11,7 @@
 import type { UnaryGradName, UnaryName } from '../kernels/elementwise.js';
 import { takeArray } from '../array-pool.js';
 import { wasmKernels } from './module.js';
+import { outputAddress } from './arena.js';
 
 interface ActivationExports {
   act_fwd(op: number, x: number, out: number, n: number): void;
@@ -68,8 +69,10 @@ export function activationForward(name: ActivationName, x: Float32Array, out: Fl
   const a = k.arena;
   a.reset();
   const xa = a.copyIn(x);
-  ex.act_fwd(ACTIVATION_OPS[name], xa, xa, n); // in place
-  out.set(a.f32(xa, n));
+  const direct = outputAddress(a, out);
+  const ya = direct >= 0 ? direct : a.alloc(n * 4);
+  ex.act_fwd(ACTIVATION_OPS[name], xa, ya, n);
+  if (direct < 0) out.set(a.f32(ya, n));
   return out;
 }
 
@@ -84,7 +87,9 @@ export function activationBackward(name: ActivationName, x: Float32Array, dy: Fl
   a.reset();
   const xa = a.copyIn(x);
   const dya = a.copyIn(dy.length === n ? dy : dy.subarray(0, n));
-  ex.act_grad(ACTIVATION_OPS[name], xa, dya, dya, n); // in place over dy
-  out.set(a.f32(dya, n));
+  const direct = outputAddress(a, out);
+  const dxa = direct >= 0 ? direct : a.alloc(n * 4);
+  ex.act_grad(ACTIVATION_OPS[name], xa, dya, dxa, n);
+  if (direct < 0) out.set(a.f32(dxa, n));
   return out;
 }

@@ -1,5 +1,6 @@
 import { CONTROL_BYTES, CONTROL_OFFSET } from './thread-pool.js';
 import { takeArray } from '../array-pool.js';
+import type { WasmHeap } from './heap.js';
 
 /**
  * A bump allocator over the kernels' WebAssembly memory. A kernel call resets it, copies its
@@ -11,8 +12,10 @@ export class Arena {
   private top = 0;
   /** Bytes below this offset hold the thread pool's control block. */
   private readonly base = CONTROL_OFFSET + CONTROL_BYTES;
+  /** Tensor storage inside this memory (shared memory only), read in place by copyIn. */
+  heap: WasmHeap | null = null;
 
-  constructor(private readonly memory: WebAssembly.Memory) {
+  constructor(private readonly memory: WebAssembly.Memory, private readonly limit = Infinity) {
     this.top = this.base;
   }
 
@@ -24,6 +27,9 @@ export class Arena {
   alloc(bytes: number): number {
     const address = (this.top + 15) & ~15;
     const end = address + bytes;
+    if (end > this.limit) {
+      throw new Error(`WebAssembly kernels: one call needs more than ${((this.limit - this.base) / 2 ** 20).toFixed(0)} MiB of scratch memory; use a smaller batch`);
+    }
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / 65536);
@@ -37,8 +43,17 @@ export class Arena {
     return address;
   }
 
-  /** Copies `values` into a new allocation and returns its address. */
+  /**
+   * The address of `values` for a kernel that only reads them: their own address when they
+   * already live in this memory (tensor storage on the heap), else a copy's.
+   */
   copyIn(values: Float32Array | Int32Array): number {
+    if (this.heap && this.heap.owns(values)) return values.byteOffset;
+    return this.copyInFresh(values);
+  }
+
+  /** Copies `values` into a new allocation (for kernels that write over their input) and returns its address. */
+  copyInFresh(values: Float32Array | Int32Array): number {
     const address = this.alloc(values.byteLength);
     new Uint8Array(this.memory.buffer, address, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     return address;
@@ -56,6 +71,14 @@ export class Arena {
   get bytesReserved(): number {
     return this.memory.buffer.byteLength;
   }
+}
+
+/**
+ * The address where a kernel may write its result straight into `out` (an array of the CPU
+ * backend that lives on the heap), or -1 when `out` is a JavaScript array.
+ */
+export function outputAddress(arena: Arena, out: Float32Array): number {
+  return arena.heap && arena.heap.owns(out) ? out.byteOffset : -1;
 }
 
 /** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */

@@ -6,6 +6,8 @@
  * the reference kernels run instead.
  */
 import { applyEpilogue, hasEpilogue, type ConvEpilogue } from './epilogue.js';
+import { outputAddress } from './arena.js';
+import { takeArray } from '../array-pool.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../kernels/conv2d.js';
 import type { Conv2dParams } from '../kernels/types.js';
 import { kernelsWith, type WasmKernels } from './module.js';
@@ -71,11 +73,14 @@ export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: F
   const xa = a.copyIn(check('x', x, g.n * g.c * g.h * g.w));
   const wa = a.copyIn(check('weight', w, o * g.kh * g.kw));
   const ba = bias ? a.copyIn(check('bias', bias, o)) : 0;
-  const ya = a.alloc(ySize * 4);
+  const out = takeArray('float32', ySize, false) as Float32Array;
+  const direct = outputAddress(a, out);
+  const ya = direct >= 0 ? direct : a.alloc(ySize * 4);
   const sa = a.alloc(ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
   ex.dw_conv_fwd(xa, wa, ba, ya, sa, ...g.args);
   if (hasEpilogue(epilogue)) applyEpilogue(k, ya, ySize, epilogue);
-  return copyOutF32(a.f32(ya, ySize));
+  if (direct < 0) out.set(a.f32(ya, ySize));
+  return out;
 }
 
 /** dx = the input gradient of the depthwise convolution given dy (reference: conv2dBackwardInput). */

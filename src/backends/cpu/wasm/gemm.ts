@@ -285,7 +285,7 @@ export function wasmGemm(
   const pa = arena.copyIn(a.subarray(aOffset, aOffset + M * K));
   const pb = arena.copyIn(b.subarray(bOffset, bOffset + K * N));
   const cView = c.subarray(cOffset, cOffset + M * N);
-  const pc = beta === 0 ? arena.alloc(M * N * 4) : arena.copyIn(cView);
+  const pc = beta === 0 ? arena.alloc(M * N * 4) : arena.copyInFresh(cView);
   runGemm(k, { batch: 1, transA, transB, M, N, K, alpha, a: pa, lda: transA ? M : K, b: pb, ldb: transB ? K : N, beta, c: pc, ldc: N, sa: 0, sb: 0, sc: 0, bias: 0 });
   cView.set(arena.f32(pc, M * N));
 }

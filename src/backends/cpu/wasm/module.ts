@@ -1,4 +1,7 @@
 import { Arena } from './arena.js';
+import { WasmHeap } from './heap.js';
+import { CONTROL_BYTES, CONTROL_OFFSET } from './thread-pool.js';
+import { useWasmHeap } from '../array-pool.js';
 import { canShareMemory, envVar, isNode, nodeBuiltin } from '../../../platform.js';
 
 /** The raw exports of the kernel module (see assembly/). Addresses are byte offsets. */
@@ -74,11 +77,21 @@ let loaded: WasmKernels | null | undefined;
 let loadError: Error | null = null;
 let preloaded: { bytes: Uint8Array; variant: WasmVariant } | null = null;
 
+/** Per-call scratch space below the tensor heap (shared memory only; see heap.ts). */
+const ARENA_BYTES = 1024 * 2 ** 20;
+
 function instantiate(bytes: Uint8Array, variant: WasmVariant): WasmKernels {
   const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: variant.shared } as WebAssembly.MemoryDescriptor);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return { exports: instance.exports as unknown as KernelExports, memory, module, arena: new Arena(memory), variant };
+  const heapStart = CONTROL_OFFSET + CONTROL_BYTES + ARENA_BYTES;
+  const useHeap = variant.shared && envVar('FOVEA_WASM_HEAP') !== '0';
+  const arena = new Arena(memory, useHeap ? heapStart : Infinity);
+  if (useHeap) {
+    arena.heap = new WasmHeap(memory, heapStart);
+    useWasmHeap(arena.heap);
+  }
+  return { exports: instance.exports as unknown as KernelExports, memory, module, arena, variant };
 }
 
 function readBuild(variant: WasmVariant): Uint8Array {
