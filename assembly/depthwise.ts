@@ -39,6 +39,30 @@ export function dw_conv_fwd(
   n: i32, c: i32, mult: i32, h: i32, wd: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32,
 ): void {
+  dwConvFwdPlanes(x, w, bias, y, scratch, 0, n * c, c, mult, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/**
+ * Thread-pool entry of dw_conv_fwd: input planes [p0, p1) of the n * c (plane b * c + ch), each
+ * task with its own scratch. desc holds 19 i32: x, w, bias, y, n, c, mult, h, wd, kh, kw, sh,
+ * sw, ph, pw, dh, dw, outH, outW (as dw_conv_fwd's arguments).
+ */
+export function dw_conv_fwd_planes(desc: usize, p0: i32, p1: i32, scratch: usize): void {
+  dwConvFwdPlanes(<usize>descAt(desc, 0), <usize>descAt(desc, 1), <usize>descAt(desc, 2), <usize>descAt(desc, 3), scratch, p0, p1,
+    descAt(desc, 5), descAt(desc, 6), descAt(desc, 7), descAt(desc, 8), descAt(desc, 9), descAt(desc, 10), descAt(desc, 11),
+    descAt(desc, 12), descAt(desc, 13), descAt(desc, 14), descAt(desc, 15), descAt(desc, 16), descAt(desc, 17), descAt(desc, 18));
+}
+
+// @ts-ignore: decorator
+@inline function descAt(desc: usize, i: i32): i32 {
+  return load<i32>(desc + (<usize>i << 2));
+}
+
+function dwConvFwdPlanes(
+  x: usize, w: usize, bias: usize, y: usize, scratch: usize, p0: i32, p1: i32,
+  c: i32, mult: i32, h: i32, wd: i32, kh: i32, kw: i32,
+  sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32,
+): void {
   const ntaps = kh * kw;
   const rows = spanOf(outH, kh, sh, dh);
   const phaseW = phaseWidth(outW, kw, sw, dw);
@@ -52,16 +76,16 @@ export function dw_conv_fwd(
   // small unstrided planes: one bulk zero fill, then the rows (see padPlane)
   const bulk = sw == 1 && outW < 16;
   const o = c * mult;
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const xp = x + <usize>(b * c + ch) * inPlane;
-      if (bulk) padPlane(xp, h, wd, plane, rows, rowStride, ph, pw);
-      else padPhasePlane(xp, h, wd, plane, rows, phaseW, sw, ph, pw, 0);
-      for (let m = 0; m < mult; m++) {
-        const oc = ch * mult + m;
-        const bv: f32 = bias ? load<f32>(bias + (<usize>oc << 2)) : 0;
-        convRows(plane, rowStep, taps, w + (<usize>(oc * ntaps) << 2), ntaps, bv, false, y + <usize>(b * o + oc) * outPlane, outH, outW);
-      }
+  for (let p = p0; p < p1; p++) {
+    const b = p / c;
+    const ch = p - b * c;
+    const xp = x + <usize>p * inPlane;
+    if (bulk) padPlane(xp, h, wd, plane, rows, rowStride, ph, pw);
+    else padPhasePlane(xp, h, wd, plane, rows, phaseW, sw, ph, pw, 0);
+    for (let m = 0; m < mult; m++) {
+      const oc = ch * mult + m;
+      const bv: f32 = bias ? load<f32>(bias + (<usize>oc << 2)) : 0;
+      convRows(plane, rowStep, taps, w + (<usize>(oc * ntaps) << 2), ntaps, bv, false, y + <usize>(b * o + oc) * outPlane, outH, outW);
     }
   }
 }

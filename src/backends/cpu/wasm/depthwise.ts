@@ -12,6 +12,12 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputS
 import type { Conv2dParams } from '../kernels/types.js';
 import { kernelsWith, type WasmKernels } from './module.js';
 import { copyOutF32 } from './arena.js';
+import { kernelPool } from './threads.js';
+import { splitRange, taskParts } from './gemm.js';
+import type { Task } from './thread-pool.js';
+
+/** Multiply-adds from which a depthwise forward is split over the thread pool. */
+const DW_THREAD_MIN_WORK = 2 ** 19;
 
 interface DepthwiseExports {
   dw_conv_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
@@ -76,8 +82,20 @@ export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: F
   const out = takeArray('float32', ySize, false) as Float32Array;
   const direct = outputAddress(a, out);
   const ya = direct >= 0 ? direct : a.alloc(ySize * 4);
-  const sa = a.alloc(ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
-  ex.dw_conv_fwd(xa, wa, ba, ya, sa, ...g.args);
+  const scratchBytes = ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW);
+  const pool = kernelPool(k);
+  const planes = g.n * g.c;
+  if (pool && planes > 1 && ySize * g.kh * g.kw >= DW_THREAD_MIN_WORK) {
+    // Split the input planes (image x channel) over the pool, each task with its own scratch.
+    const desc = a.alloc(19 * 4);
+    a.i32(desc, 19).set([xa, wa, ba, ya, ...g.args]);
+    const cuts = splitRange(planes, 1, taskParts(pool));
+    const tasks: Task[] = [];
+    for (let j = 0; j + 1 < cuts.length; j++) tasks.push({ fn: 'dw_conv_fwd_planes', args: [desc, cuts[j], cuts[j + 1], a.alloc(scratchBytes)] });
+    pool.run(tasks);
+  } else {
+    ex.dw_conv_fwd(xa, wa, ba, ya, a.alloc(scratchBytes), ...g.args);
+  }
   if (hasEpilogue(epilogue)) applyEpilogue(k, ya, ySize, epilogue);
   if (direct < 0) out.set(a.f32(ya, ySize));
   return out;

@@ -192,3 +192,20 @@ test('depthwise conv2d through the ops: both kernel modes agree, and the wasm ke
     }
   }
 });
+
+test('depthwise forward split over the thread pool equals the single-threaded result bit for bit', async () => {
+  requireWasm();
+  const { setNumThreads } = await import('../../../../src/index.js');
+  const rng = new Rng(41);
+  for (const p of [dwParams(2, 24, 1, 30, 29, 3, 3, [1, 1], [1, 1], [1, 1]), dwParams(1, 40, 2, 33, 33, 5, 5, [2, 2], [2, 2], [1, 1])]) {
+    const x = randomF32(rng, p.inShape.reduce((a, b) => a * b, 1));
+    const w = randomF32(rng, p.weightShape.reduce((a, b) => a * b, 1));
+    const bias = randomF32(rng, p.weightShape[0]);
+    await setNumThreads(1);
+    const one = depthwiseConv2dForward(x, w, bias, p).slice();
+    await setNumThreads(2);
+    const two = depthwiseConv2dForward(x, w, bias, p).slice();
+    await setNumThreads(1);
+    assert.deepEqual(two, one);
+  }
+});
