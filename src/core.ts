@@ -20,5 +20,6 @@ export * as io from './io/index.js';
 export { setNumThreads, numThreads, initThreads } from './backends/cpu/wasm/threads.js';
 export { initWasm, hasRelaxedSimd } from './backends/cpu/wasm/module.js';
 export { setCpuKernels, cpuKernels } from './backends/cpu/kernel-mode.js';
+export type { StateDict } from './nn/module.js';
 export { initWebGPU, type WebGPUInfo } from './backends/webgpu/index.js';
 export * as image from './image/index.js';

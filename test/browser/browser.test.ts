@@ -86,12 +86,12 @@ async function runPage(script: string, isolated: boolean): Promise<PageResult> {
 test('fovea runs in Chromium: shared-memory build with Web Workers when isolated, unshared single-threaded build otherwise', { skip: chromium ? false : 'Chromium not found: apt-get install chromium (or set CHROMIUM=/path/to/chrome)' }, async (t) => {
   const script = await bundle();
   const isolated = await runPage(script, true);
-  assert.equal(isolated.error, undefined, isolated.error);
+  assert.equal(isolated.error, undefined, isolated.error ?? "");
   assert.equal(isolated.isolated, true);
   assert.equal(isolated.variant?.shared, true);
   assert.equal(isolated.poolThreads, 2);
   const plain = await runPage(script, false);
-  assert.equal(plain.error, undefined, plain.error);
+  assert.equal(plain.error, undefined, plain.error ?? "");
   assert.equal(plain.isolated, false);
   assert.equal(plain.variant?.shared, false);
   assert.equal(plain.poolThreads, 1);
