@@ -9,6 +9,13 @@ import { ENGINE } from '../../tensor/engine.js';
 import { acquireDevice, type WebGPUFeatures } from './device.js';
 import { WebGPUBackend } from './backend.js';
 import './kernels/elementwise.js';
+import './kernels/shape.js';
+import './kernels/reduce.js';
+import './kernels/misc.js';
+import './kernels/matmul.js';
+import './kernels/conv2d.js';
+import './kernels/pool2d.js';
+import './kernels/batchnorm.js';
 
 export { WebGPUBackend } from './backend.js';
 

@@ -1,0 +1,157 @@
+/**
+ * Batch normalisation over axis 1 of [N, C, ...] (as src/backends/cpu/kernels/batchnorm.ts): the
+ * training forward and the backward run one workgroup per channel, reducing in workgroup memory
+ * (float32, pairwise: the cpu kernel sums in float64); inference is element-wise.
+ */
+import type { KernelTensor } from '../../backend.js';
+import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type WgslScalar } from '../program.js';
+import { gpuKernel, storageOf } from './util.js';
+import type { WebGPUBackend } from '../backend.js';
+
+const THREADS = 256;
+
+function layout(x: KernelTensor): { n: number; c: number; s: number } {
+  if (x.shape.length < 2) throw new Error(`batchNorm: expected shape [N, C, ...], got [${x.shape.join(', ')}]`);
+  if (wgslType(x.dtype, 'batchNorm') !== 'f32') throw new Error(`batchNorm: expects float32 on the webgpu backend, got ${x.dtype}`);
+  const s = x.shape.slice(2).reduce((a, v) => a * v, 1);
+  return { n: x.shape[0], c: x.shape[1], s };
+}
+
+/** WGSL: a workgroup-wide sum of `v` (every thread gets the total); `red` is the scratch array. */
+const WORKGROUP_SUM = `
+var<workgroup> red: array<f32, ${THREADS}>;
+fn workgroupSum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${THREADS / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+// Element e (of count = N * s) of channel ch in NC... layout.
+fn at(ch: u32, e: u32) -> u32 { return (e / P.s) * P.C * P.s + ch * P.s + e % P.s; }`;
+
+const CHANNEL_MAIN = `@compute @workgroup_size(${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32)`;
+
+/** Bindings for the optional gamma (and beta) inputs, with WGSL reading them or their defaults. */
+function affineInputs(gamma: KernelTensor | undefined, beta: KernelTensor | undefined) {
+  const bindings: [string, WgslScalar][] = [];
+  if (gamma) bindings.push(['GAMMA', 'f32']);
+  if (beta) bindings.push(['BETA', 'f32']);
+  return {
+    bindings,
+    storages: [gamma, beta].filter((t): t is KernelTensor => !!t).map(storageOf),
+    gamma: gamma ? 'GAMMA[ch]' : '1.0',
+    beta: beta ? 'BETA[ch]' : '0.0',
+  };
+}
+
+gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
+  const { n, c, s } = layout(x);
+  const count = n * s;
+  const y = b.output(x.shape, x.dtype);
+  const mean = b.output([c], x.dtype);
+  const invStd = b.output([c], x.dtype);
+  const varUnbiased = b.output([c], x.dtype);
+  const aff = affineInputs(gamma, beta);
+  b.run(
+    {
+      name: `batchNormTrain_${aff.bindings.length}`,
+      inputs: [['X', 'f32'], ...aff.bindings],
+      outputs: [['Y', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ['VARU', 'f32']],
+      uniforms: [['C', 'u32', c], ['s', 'u32', s], ['count', 'u32', count], ['eps', 'f32', attrs.eps as number]],
+      code: `${WORKGROUP_SUM}\n${CHANNEL_MAIN} {
+  let ch = wg.x;
+  var sum = 0.0;
+  for (var e = lid; e < P.count; e += ${THREADS}u) { sum += X[at(ch, e)]; }
+  let m = workgroupSum(sum, lid) / f32(P.count);
+  // Corrected two-pass variance, as the cpu kernel.
+  var sq = 0.0;
+  var comp = 0.0;
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let d = X[at(ch, e)] - m; sq += d * d; comp += d; }
+  let sqTotal = workgroupSum(sq, lid);
+  let compTotal = workgroupSum(comp, lid);
+  let m2 = max(0.0, sqTotal - compTotal * compTotal / f32(P.count));
+  let inv = 1.0 / sqrt(m2 / f32(P.count) + P.eps);
+  if (lid == 0u) {
+    MEAN[ch] = m;
+    INVSTD[ch] = inv;
+    var nanBits = 0x7fc00000u;
+    VARU[ch] = select(bitcast<f32>(nanBits), m2 / f32(P.count - 1u), P.count > 1u);
+  }
+  let scale = ${aff.gamma} * inv;
+  let shift = ${aff.beta};
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); Y[k] = (X[k] - m) * scale + shift; }
+}`,
+      workgroups: [c],
+    },
+    [storageOf(x), ...aff.storages],
+    [y.storage, mean.storage, invStd.storage, varUnbiased.storage],
+  );
+  return [y, mean, invStd, varUnbiased];
+});
+
+gpuKernel('batchNormInference', (b, [x, mean, variance, gamma, beta], attrs) => {
+  const { n, c, s } = layout(x);
+  const total = n * c * s;
+  const y = b.output(x.shape, x.dtype);
+  const aff = affineInputs(gamma, beta);
+  b.run(
+    {
+      name: `batchNormInference_${aff.bindings.length}`,
+      inputs: [['X', 'f32'], ['MEAN', 'f32'], ['VAR', 'f32'], ...aff.bindings],
+      outputs: [['Y', 'f32']],
+      uniforms: [['total', 'u32', total], ['C', 'u32', c], ['s', 'u32', s], ['eps', 'f32', attrs.eps as number]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.total) { return; }
+  let ch = (i / P.s) % P.C;
+  let scale = ${aff.gamma} * (1.0 / sqrt(VAR[ch] + P.eps));
+  Y[i] = (X[i] - MEAN[ch]) * scale + ${aff.beta};
+}`,
+      workgroups: grid1d(total),
+    },
+    [storageOf(x), storageOf(mean), storageOf(variance), ...aff.storages],
+    [y.storage],
+  );
+  return [y];
+});
+
+gpuKernel('batchNormBackward', (b, [dy, x, mean, invStd, gamma]) => {
+  const { n, c, s } = layout(x);
+  const count = n * s;
+  const dx = b.output(x.shape, x.dtype);
+  const dgamma = b.output([c], x.dtype);
+  const dbeta = b.output([c], x.dtype);
+  const aff = affineInputs(gamma, undefined);
+  b.run(
+    {
+      name: `batchNormBackward_${aff.bindings.length}`,
+      inputs: [['DY', 'f32'], ['X', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ...aff.bindings],
+      outputs: [['DX', 'f32'], ['DGAMMA', 'f32'], ['DBETA', 'f32']],
+      uniforms: [['C', 'u32', c], ['s', 'u32', s], ['count', 'u32', count]],
+      code: `${WORKGROUP_SUM}\n${CHANNEL_MAIN} {
+  let ch = wg.x;
+  let m = MEAN[ch];
+  let inv = INVSTD[ch];
+  var sumDy = 0.0;
+  var sumDyXc = 0.0;
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); let g = DY[k]; sumDy += g; sumDyXc += g * (X[k] - m); }
+  let totalDy = workgroupSum(sumDy, lid);
+  let totalDyXc = workgroupSum(sumDyXc, lid);
+  if (lid == 0u) { DBETA[ch] = totalDy; DGAMMA[ch] = totalDyXc * inv; }
+  let k0 = ${aff.gamma} * inv;
+  let meanDy = totalDy / f32(P.count);
+  let c2 = inv * inv * totalDyXc / f32(P.count);
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); DX[k] = k0 * (DY[k] - meanDy - (X[k] - m) * c2); }
+}`,
+      workgroups: [c],
+    },
+    [storageOf(dy), storageOf(x), storageOf(mean), storageOf(invStd), ...aff.storages],
+    [dx.storage, dgamma.storage, dbeta.storage],
+  );
+  return [dx, dgamma, dbeta];
+});

@@ -1,0 +1,230 @@
+/**
+ * 2-D convolution (NCHW, PyTorch semantics): forward as an implicit GEMM per group with the
+ * bias / residual / activation epilogue, a direct kernel for depthwise forward, and both
+ * backward products as implicit GEMMs in gather form (no atomics, deterministic).
+ */
+import type { KernelTensor } from '../../backend.js';
+import type { KernelAttrs } from '../../registry.js';
+import { outputSize, type Conv2dParams } from '../../cpu/kernels/types.js';
+import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type WgslScalar } from '../program.js';
+import { gemmProgram } from './gemm.js';
+import { MATH_WGSL, unaryExpr } from './math.js';
+import { gpuKernel, storageOf } from './util.js';
+import type { WebGPUStorage } from '../backend.js';
+
+interface Geometry {
+  n: number; c: number; h: number; w: number; o: number;
+  cg: number; og: number; groups: number;
+  kh: number; kw: number; outH: number; outW: number;
+}
+
+function geometry(p: Conv2dParams): Geometry {
+  const [n, c, h, w] = p.inShape;
+  const [o, cg, kh, kw] = p.weightShape;
+  const outH = outputSize(h, kh, p.stride[0], p.padding[0], p.dilation[0]);
+  const outW = outputSize(w, kw, p.stride[1], p.padding[1], p.dilation[1]);
+  return { n, c, h, w, o, cg, og: o / p.groups, groups: p.groups, kh, kw, outH, outW };
+}
+
+/** The geometry as uniforms (signed where the addressing subtracts padding). */
+function geometryUniforms(g: Geometry, p: Conv2dParams): [string, WgslScalar, number][] {
+  return [
+    ['C', 'u32', g.c], ['H', 'i32', g.h], ['W', 'i32', g.w], ['O', 'u32', g.o],
+    ['cg', 'u32', g.cg], ['og', 'u32', g.og], ['kh', 'u32', g.kh], ['kw', 'u32', g.kw],
+    ['outH', 'i32', g.outH], ['outW', 'i32', g.outW],
+    ['sh', 'i32', p.stride[0]], ['sw', 'i32', p.stride[1]], ['ph', 'i32', p.padding[0]], ['pw', 'i32', p.padding[1]],
+    ['dh', 'i32', p.dilation[0]], ['dw', 'i32', p.dilation[1]],
+  ];
+}
+
+/**
+ * WGSL reading input element (image n, channel `channel`, kernel tap ki/kj, output position
+ * oh/ow) of X, 0 in the padding: the im2col matrix without materialising it.
+ */
+const IM2COL_WGSL = `
+fn inputTap(n: u32, channel: u32, ki: u32, kj: u32, oh: i32, ow: i32) -> f32 {
+  let ih = oh * P.sh - P.ph + i32(ki) * P.dh;
+  let iw = ow * P.sw - P.pw + i32(kj) * P.dw;
+  if (ih < 0 || ih >= P.H || iw < 0 || iw >= P.W) { return 0.0; }
+  return X[((n * P.C + channel) * u32(P.H) + u32(ih)) * u32(P.W) + u32(iw)];
+}`;
+
+/** Inputs and WGSL of the forward epilogue: y = activation(acc + bias[o] + residual[index]). */
+function epilogue(attrs: KernelAttrs, inputs: readonly KernelTensor[]) {
+  let next = 2;
+  const bias = (attrs.hasBias ?? inputs.length > 2) ? inputs[next++] : undefined;
+  const residual = attrs.hasResidual ? inputs[next++] : undefined;
+  const activation = (attrs.activation as string | null | undefined) ?? null;
+  const bindings: [string, WgslScalar][] = [];
+  const storages: WebGPUStorage[] = [];
+  if (bias) bindings.push(['BIAS', 'f32']), storages.push(storageOf(bias));
+  if (residual) bindings.push(['RES', 'f32']), storages.push(storageOf(residual));
+  const lines = ['var x = acc;'];
+  if (bias) lines.push('x += BIAS[o];');
+  if (residual) lines.push('x += RES[index];');
+  if (activation) lines.push(`x = ${unaryExpr(activation)};`);
+  const code = `${activation ? MATH_WGSL : ''}
+fn epilogue(acc: f32, o: u32, index: u32) -> f32 { ${lines.join(' ')} return x; }`;
+  return { bindings, storages, code, key: `${bias ? 'b' : ''}${residual ? 'r' : ''}${activation ?? ''}` };
+}
+
+const isDepthwise = (g: Geometry): boolean => g.groups === g.c && g.cg === 1 && g.groups > 1;
+
+gpuKernel('conv2d', (b, inputs, attrs) => {
+  const p = attrs.params as Conv2dParams;
+  const [x, w] = inputs;
+  if (wgslType(x.dtype, 'conv2d') !== 'f32') throw new Error(`conv2d: expects float32 tensors on the webgpu backend, got ${x.dtype}`);
+  const g = geometry(p);
+  const out = b.output([g.n, g.o, g.outH, g.outW], x.dtype);
+  const ep = epilogue(attrs, inputs);
+  const uniforms = geometryUniforms(g, p);
+  const io = {
+    inputs: [['X', 'f32'], ['WT', 'f32'], ...ep.bindings] as [string, WgslScalar][],
+    outputs: [['Y', 'f32']] as [string, WgslScalar][],
+  };
+  const storages = [storageOf(x), storageOf(w), ...ep.storages];
+  if (isDepthwise(g)) {
+    const total = g.n * g.o * g.outH * g.outW;
+    b.run(
+      {
+        name: `depthwise_conv2d_${ep.key}`,
+        ...io,
+        uniforms: [['total', 'u32', total], ...uniforms],
+        code: `${IM2COL_WGSL}\n${ep.code}\n${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.total) { return; }
+  let plane = u32(P.outH * P.outW);
+  let p = i % plane;
+  let o = (i / plane) % P.O;
+  let n = i / (plane * P.O);
+  let oh = i32(p) / P.outW;
+  let ow = i32(p) % P.outW;
+  let channel = o / P.og;
+  var acc = 0.0;
+  for (var ki = 0u; ki < P.kh; ki++) {
+    for (var kj = 0u; kj < P.kw; kj++) {
+      acc = fma(WT[(o * P.kh + ki) * P.kw + kj], inputTap(n, channel, ki, kj, oh, ow), acc);
+    }
+  }
+  Y[i] = epilogue(acc, o, i);
+}`,
+        workgroups: grid1d(total),
+      },
+      storages,
+      [out.storage],
+    );
+    return [out];
+  }
+  const taps = g.kh * g.kw;
+  b.run(
+    gemmProgram({
+      name: `conv2d_${ep.key}`,
+      ...io,
+      uniforms,
+      M: g.og,
+      N: g.n * g.outH * g.outW,
+      K: g.cg * taps,
+      batch: g.groups,
+      code: `${IM2COL_WGSL}\n${ep.code}
+fn loadA(group: u32, m: u32, k: u32) -> f32 { return WT[(group * P.og + m) * P.K + k]; }
+fn loadB(group: u32, k: u32, col: u32) -> f32 {
+  let taps = P.kh * P.kw;
+  let plane = u32(P.outH * P.outW);
+  let p = col % plane;
+  let r = k % taps;
+  return inputTap(col / plane, group * P.cg + k / taps, r / P.kw, r % P.kw, i32(p) / P.outW, i32(p) % P.outW);
+}
+fn store(group: u32, m: u32, col: u32, v: f32) {
+  let plane = u32(P.outH * P.outW);
+  let o = group * P.og + m;
+  let index = ((col / plane) * P.O + o) * plane + col % plane;
+  Y[index] = epilogue(v, o, index);
+}`,
+    }),
+    storages,
+    [out.storage],
+  );
+  return [out];
+});
+
+gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
+  const p = attrs.params as Conv2dParams;
+  const g = geometry(p);
+  const out = b.output(p.inShape, dy.dtype);
+  const taps = g.kh * g.kw;
+  // dx[n, c, ih, iw] = sum over (o, ki, kj) of w[o, c, ki, kj] * dy[n, o, oh, ow] for the
+  // output positions whose window puts tap (ki, kj) on (ih, iw).
+  b.run(
+    gemmProgram({
+      name: 'conv2dBackwardInput',
+      inputs: [['DY', 'f32'], ['WT', 'f32']],
+      outputs: [['DX', 'f32']],
+      uniforms: geometryUniforms(g, p),
+      M: g.cg,
+      N: g.n * g.h * g.w,
+      K: g.og * taps,
+      batch: g.groups,
+      code: `
+fn loadA(group: u32, c: u32, k: u32) -> f32 {
+  let taps = P.kh * P.kw;
+  return WT[((group * P.og + k / taps) * P.cg + c) * taps + k % taps];
+}
+fn loadB(group: u32, k: u32, col: u32) -> f32 {
+  let taps = P.kh * P.kw;
+  let r = k % taps;
+  let plane = u32(P.H * P.W);
+  let q = i32(col % plane);
+  let th = q / P.W + P.ph - i32(r / P.kw) * P.dh;
+  let tw = q % P.W + P.pw - i32(r % P.kw) * P.dw;
+  if (th < 0 || tw < 0 || th % P.sh != 0 || tw % P.sw != 0) { return 0.0; }
+  let oh = th / P.sh;
+  let ow = tw / P.sw;
+  if (oh >= P.outH || ow >= P.outW) { return 0.0; }
+  return DY[(((col / plane) * P.O + group * P.og + k / taps) * u32(P.outH) + u32(oh)) * u32(P.outW) + u32(ow)];
+}
+fn store(group: u32, c: u32, col: u32, v: f32) {
+  let plane = u32(P.H * P.W);
+  DX[((col / plane) * P.C + group * P.cg + c) * plane + col % plane] = v;
+}`,
+    }),
+    [storageOf(dy), storageOf(w)],
+    [out.storage],
+  );
+  return [out];
+});
+
+gpuKernel('conv2dBackwardWeight', (b, [x, dy], attrs) => {
+  const p = attrs.params as Conv2dParams;
+  const g = geometry(p);
+  const out = b.output(p.weightShape, x.dtype);
+  const taps = g.kh * g.kw;
+  // dw[o, (c, ki, kj)] = sum over (n, oh, ow) of dy[n, o, oh, ow] * im2col(x)[(c, ki, kj), (n, oh, ow)].
+  b.run(
+    gemmProgram({
+      name: 'conv2dBackwardWeight',
+      inputs: [['X', 'f32'], ['DY', 'f32']],
+      outputs: [['DW', 'f32']],
+      uniforms: geometryUniforms(g, p),
+      M: g.og,
+      N: g.cg * taps,
+      K: g.n * g.outH * g.outW,
+      batch: g.groups,
+      code: `${IM2COL_WGSL}
+fn loadA(group: u32, m: u32, k: u32) -> f32 {
+  let plane = u32(P.outH * P.outW);
+  return DY[((k / plane) * P.O + group * P.og + m) * plane + k % plane];
+}
+fn loadB(group: u32, k: u32, col: u32) -> f32 {
+  let taps = P.kh * P.kw;
+  let plane = u32(P.outH * P.outW);
+  let p = k % plane;
+  let r = col % taps;
+  return inputTap(k / plane, group * P.cg + col / taps, r / P.kw, r % P.kw, i32(p) / P.outW, i32(p) % P.outW);
+}
+fn store(group: u32, m: u32, col: u32, v: f32) { DW[(group * P.og + m) * P.N + col] = v; }`,
+    }),
+    [storageOf(x), storageOf(dy)],
+    [out.storage],
+  );
+  return [out];
+});

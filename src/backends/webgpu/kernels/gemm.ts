@@ -1,0 +1,91 @@
+/**
+ * A tiled GEMM program, Y[batch] = A[batch] (M x K) * B[batch] (K x N), that reads its operands
+ * and writes its result through WGSL functions the caller supplies. Matmul (with transposes) and
+ * the convolutions as implicit GEMMs (im2col addressing computed on the fly, never stored) are
+ * all instances of it.
+ *
+ * Each workgroup of 16 x 16 threads computes a 64 x 64 tile of Y; each thread a 4 x 4 block held
+ * in registers. K advances in steps of 16 through tiles of A and B staged in workgroup memory.
+ */
+import type { Program, WgslScalar } from '../program.js';
+
+export const TILE = 64;
+const TILE_K = 16;
+const THREADS = 16;
+const PER_THREAD = TILE / THREADS;
+
+export interface GemmSpec {
+  name: string;
+  inputs: readonly (readonly [string, WgslScalar])[];
+  outputs: readonly (readonly [string, WgslScalar])[];
+  /** Extra uniforms besides M, N, K and batch. */
+  uniforms: readonly (readonly [string, WgslScalar, number])[];
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  /**
+   * WGSL defining `fn loadA(batch: u32, m: u32, k: u32) -> f32`, `fn loadB(batch: u32, k: u32,
+   * n: u32) -> f32` (called only with m < M, k < K, n < N) and `fn store(batch: u32, m: u32,
+   * n: u32, v: f32)` (called for m < M, n < N), plus any helpers.
+   */
+  code: string;
+}
+
+export function gemmProgram(g: GemmSpec): Program {
+  const loads = (TILE * TILE_K) / (THREADS * THREADS);
+  return {
+    name: g.name,
+    inputs: g.inputs,
+    outputs: g.outputs,
+    uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ...g.uniforms],
+    code: `${g.code}
+var<workgroup> As: array<f32, ${TILE_K * TILE}>;
+var<workgroup> Bs: array<f32, ${TILE_K * TILE}>;
+@compute @workgroup_size(${THREADS}, ${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let batch = wg.z;
+  let row0 = wg.y * ${TILE}u;
+  let col0 = wg.x * ${TILE}u;
+  let tid = lid.y * ${THREADS}u + lid.x;
+  var acc: array<f32, ${PER_THREAD * PER_THREAD}>;
+  for (var k0 = 0u; k0 < P.K; k0 += ${TILE_K}u) {
+    for (var l = 0u; l < ${loads}u; l++) {
+      let e = tid + l * ${THREADS * THREADS}u;
+      let am = e / ${TILE_K}u;
+      let ak = e % ${TILE_K}u;
+      var a = 0.0;
+      if (row0 + am < P.M && k0 + ak < P.K) { a = loadA(batch, row0 + am, k0 + ak); }
+      As[ak * ${TILE}u + am] = a;
+      let bk = e / ${TILE}u;
+      let bn = e % ${TILE}u;
+      var b = 0.0;
+      if (k0 + bk < P.K && col0 + bn < P.N) { b = loadB(batch, k0 + bk, col0 + bn); }
+      Bs[bk * ${TILE}u + bn] = b;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < ${TILE_K}u; k++) {
+      var a: array<f32, ${PER_THREAD}>;
+      var b: array<f32, ${PER_THREAD}>;
+      for (var i = 0u; i < ${PER_THREAD}u; i++) {
+        a[i] = As[k * ${TILE}u + lid.y * ${PER_THREAD}u + i];
+        b[i] = Bs[k * ${TILE}u + lid.x * ${PER_THREAD}u + i];
+      }
+      for (var i = 0u; i < ${PER_THREAD}u; i++) {
+        for (var j = 0u; j < ${PER_THREAD}u; j++) {
+          acc[i * ${PER_THREAD}u + j] = fma(a[i], b[j], acc[i * ${PER_THREAD}u + j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < ${PER_THREAD}u; i++) {
+    let m = row0 + lid.y * ${PER_THREAD}u + i;
+    for (var j = 0u; j < ${PER_THREAD}u; j++) {
+      let n = col0 + lid.x * ${PER_THREAD}u + j;
+      if (m < P.M && n < P.N) { store(batch, m, n, acc[i * ${PER_THREAD}u + j]); }
+    }
+  }
+}`,
+    workgroups: [Math.ceil(g.N / TILE), Math.ceil(g.M / TILE), g.batch],
+  };
+}

@@ -1,0 +1,152 @@
+/** Reductions over the middle axis of an [outer, reduced, inner] block: reduce, argmax, softmax. */
+import { FLAT_INDEX, MAIN_1D, grid1d, wgslType } from '../program.js';
+import { gpuKernel, storageOf } from './util.js';
+
+const COMBINE: Record<string, string> = { sum: 'a + b', max: 'max(a, b)', min: 'min(a, b)' };
+
+/** Threads of a workgroup that reduces one row together (inner == 1). */
+const ROW_THREADS = 256;
+/** Below this row length a thread per row is faster than a workgroup per row. */
+const MIN_ROW_FOR_WORKGROUP = 64;
+const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** One workgroup per output, folded into x and y; the program reads its row as `wid`. */
+function rowGrid(rows: number): number[] {
+  if (rows <= MAX_WORKGROUPS_PER_DIM) return [rows, 1, 1];
+  const y = Math.ceil(rows / MAX_WORKGROUPS_PER_DIM);
+  return [Math.ceil(rows / y), y, 1];
+}
+
+gpuKernel('reduce', (b, [x], attrs) => {
+  const [outer, reduced, inner] = attrs.block as [number, number, number];
+  const op = attrs.op as string;
+  const combine = COMBINE[op];
+  if (!combine) throw new Error(`reduce: unknown op '${op}' on the webgpu backend (sum, max, min)`);
+  const t = wgslType(x.dtype, 'reduce');
+  const out = b.output(attrs.outShape as number[], x.dtype);
+  const init = op === 'sum' ? `${t}(0)` : 'X[base]';
+  if (inner === 1 && reduced >= MIN_ROW_FOR_WORKGROUP) {
+    // A workgroup per row: strided partial results, then a tree in workgroup memory.
+    b.run(
+      {
+        name: `reduce_rows_${op}`,
+        inputs: [['X', t]],
+        outputs: [['Y', t]],
+        uniforms: [['rows', 'u32', outer], ['n', 'u32', reduced]],
+        code: `
+var<workgroup> partial: array<${t}, ${ROW_THREADS}>;
+fn combine(a: ${t}, b: ${t}) -> ${t} { return ${combine}; }
+@compute @workgroup_size(${ROW_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * nwg.x;
+  let inRange = row < P.rows;
+  let base = select(0u, row * P.n, inRange);
+  var acc = ${init};
+  if (inRange) {
+    for (var r = lid; r < P.n; r += ${ROW_THREADS}u) { acc = combine(acc, X[base + r]); }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { partial[lid] = combine(partial[lid], partial[lid + s]); }
+    workgroupBarrier();
+  }
+  if (lid == 0u && inRange) { Y[row] = partial[0]; }
+}`,
+        workgroups: rowGrid(outer),
+      },
+      [storageOf(x)],
+      [out.storage],
+    );
+    return [out];
+  }
+  const n = outer * inner;
+  b.run(
+    {
+      name: `reduce_${op}`,
+      inputs: [['X', t]],
+      outputs: [['Y', t]],
+      uniforms: [['n', 'u32', n], ['reduced', 'u32', reduced], ['inner', 'u32', inner]],
+      code: `
+fn combine(a: ${t}, b: ${t}) -> ${t} { return ${combine}; }
+${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  let o = i / P.inner;
+  let base = o * P.reduced * P.inner + i % P.inner;
+  if (P.reduced == 0u) { Y[i] = ${t}(0); return; }
+  var acc = ${init};
+  for (var r = 0u; r < P.reduced; r++) { acc = combine(acc, X[base + r * P.inner]); }
+  Y[i] = acc;
+}`,
+      workgroups: grid1d(n),
+    },
+    [storageOf(x)],
+    [out.storage],
+  );
+  return [out];
+});
+
+gpuKernel('argmax', (b, [x], attrs) => {
+  const [outer, reduced, inner] = attrs.block as [number, number, number];
+  const t = wgslType(x.dtype, 'argmax');
+  const out = b.output(attrs.outShape as number[], 'int32');
+  const n = outer * inner;
+  b.run(
+    {
+      name: 'argmax',
+      inputs: [['X', t]],
+      outputs: [['Y', 'i32']],
+      uniforms: [['n', 'u32', n], ['reduced', 'u32', reduced], ['inner', 'u32', inner]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  let base = (i / P.inner) * P.reduced * P.inner + i % P.inner;
+  var best = X[base];
+  var bestIndex = 0u;
+  for (var r = 1u; r < P.reduced; r++) {
+    let v = X[base + r * P.inner];
+    if (v > best) { best = v; bestIndex = r; }
+  }
+  Y[i] = i32(bestIndex);
+}`,
+      workgroups: grid1d(n),
+    },
+    [storageOf(x)],
+    [out.storage],
+  );
+  return [out];
+});
+
+gpuKernel('softmax', (b, [x], attrs) => {
+  const [outer, reduced, inner] = attrs.block as [number, number, number];
+  const log = attrs.log as boolean;
+  const t = wgslType(x.dtype, 'softmax');
+  if (t !== 'f32') throw new Error(`softmax: expects a float32 tensor on the webgpu backend, got ${x.dtype}`);
+  const out = b.output(x.shape, x.dtype);
+  const n = outer * inner;
+  const write = log
+    ? 'let logSum = log(sum) + m; for (var r = 0u; r < P.reduced; r++) { let k = base + r * P.inner; Y[k] = X[k] - logSum; }'
+    : 'for (var r = 0u; r < P.reduced; r++) { let k = base + r * P.inner; Y[k] = exp(X[k] - m) / sum; }';
+  b.run(
+    {
+      name: log ? 'logSoftmax' : 'softmax',
+      inputs: [['X', 'f32']],
+      outputs: [['Y', 'f32']],
+      uniforms: [['n', 'u32', n], ['reduced', 'u32', reduced], ['inner', 'u32', inner]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  let base = (i / P.inner) * P.reduced * P.inner + i % P.inner;
+  var m = X[base];
+  for (var r = 1u; r < P.reduced; r++) { m = max(m, X[base + r * P.inner]); }
+  var sum = 0.0;
+  for (var r = 0u; r < P.reduced; r++) { sum += exp(X[base + r * P.inner] - m); }
+  ${write}
+}`,
+      workgroups: grid1d(n),
+    },
+    [storageOf(x)],
+    [out.storage],
+  );
+  return [out];
+});
