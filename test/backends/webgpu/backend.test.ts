@@ -1,0 +1,65 @@
+/**
+ * The webgpu backend's contract: unusable (with a clear message) before initWebGPU(), async
+ * reads only, uploads of every dtype it stores, byte accounting, and buffer reuse.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initWebGPU, setBackend, tensor, memory, getBackend, zeros, full } from '../../../src/index.js';
+import type { WebGPUBackend } from '../../../src/backends/webgpu/backend.js';
+
+test("setBackend('webgpu') before initWebGPU() says to call it", () => {
+  assert.throws(() => setBackend('webgpu'), /await initWebGPU\(\)/);
+  setBackend('cpu');
+});
+
+const skipReason = await initWebGPU().then(
+  () => null,
+  (e: Error) => `no WebGPU adapter, webgpu tests skipped: ${e.message}`,
+);
+
+describe('webgpu backend', { skip: skipReason ?? false }, () => {
+  test('uploads and reads back float32, int32 and uint8 (odd byte lengths)', async () => {
+    setBackend('webgpu');
+    try {
+      assert.deepEqual(await tensor(new Float32Array([1.5, -2, 3])).data(), new Float32Array([1.5, -2, 3]));
+      assert.deepEqual(await tensor(new Int32Array([7, -8])).data(), new Int32Array([7, -8]));
+      assert.deepEqual(await tensor(new Uint8Array([1, 2, 3, 250, 5])).data(), new Uint8Array([1, 2, 3, 250, 5]));
+      assert.deepEqual(await full([5], 9, 'uint8').data(), new Uint8Array(5).fill(9));
+      assert.deepEqual(await tensor(new Float32Array(0)).data(), new Float32Array(0));
+    } finally {
+      setBackend('cpu');
+    }
+  });
+
+  test('float64 and synchronous reads are refused with what to do instead', () => {
+    setBackend('webgpu');
+    try {
+      assert.throws(() => tensor(new Float64Array([1])), /float64/);
+      assert.throws(() => zeros([2]).dataSync(), /await tensor\.data\(\)/);
+      const backend = getBackend('webgpu');
+      assert.throws(() => backend.readSync(zeros([2]).storage, 'float32', 2), /await t\.data\(\)/);
+    } finally {
+      setBackend('cpu');
+    }
+  });
+
+  test('bytesInUse follows live tensors, and freed buffers are reused', async () => {
+    setBackend('webgpu');
+    try {
+      const backend = getBackend('webgpu') as WebGPUBackend;
+      const before = memory().bytes.webgpu;
+      const a = zeros([1000]);
+      assert.equal(memory().bytes.webgpu - before, 4000);
+      const buffer = (a.storage as unknown as { buffer: unknown }).buffer;
+      a.dispose();
+      assert.equal(memory().bytes.webgpu, before);
+      const b = zeros([990]);
+      assert.equal((b.storage as unknown as { buffer: unknown }).buffer, buffer, 'a buffer of the same size bucket is reused');
+      assert.deepEqual(await b.data(), new Float32Array(990));
+      b.dispose();
+      await backend.sync();
+    } finally {
+      setBackend('cpu');
+    }
+  });
+});
