@@ -8,15 +8,16 @@ the fovea tests compare against. Needs Debian's python3-torch and python3-torchv
 Every case stores its inputs, parameters, outputs and gradients under `<case>.<name>`; the
 upstream gradient of each output is stored as `<case>.dy` (the tests backpropagate the same
 one). Seeds are fixed so the file is reproducible."""
-import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.models.resnet import BasicBlock
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zoo.common import write_safetensors  # noqa: E402
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -202,27 +203,6 @@ put("optim.g1", g1)
 put("optim.g2", g2)
 
 
-def write_safetensors(path, tensors):
-    dtypes = {torch.float32: "F32", torch.int64: "I64"}
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name]
-        if t.dtype not in dtypes:
-            t = t.float()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"generator": "scripts/make-fixtures.py", "torch": torch.__version__}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "torch-parity.safetensors")
-write_safetensors(out, tensors)
+write_safetensors(out, tensors, {"generator": "scripts/make-fixtures.py", "torch": torch.__version__})
 print(f"wrote {len(tensors)} tensors to {os.path.relpath(out)}", file=sys.stderr)

@@ -5,18 +5,7 @@
 import { initWasm, initThreads, setNumThreads, setCpuKernels, createModel, randn, manualSeed, conv2d, matmul, noGrad, type Tensor } from '../../src/browser.js';
 import { wasmKernels } from '../../src/backends/cpu/wasm/module.js';
 import { threadPool } from '../../src/backends/cpu/wasm/threads.js';
-
-function maxRelErr(a: Tensor, b: Tensor): number {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let err = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < y.length; i++) {
-    err = Math.max(err, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return err / scale;
-}
+import { maxRelativeError } from '../helpers/compare.js';
 
 function both(fn: () => Tensor): number {
   setCpuKernels('wasm');
@@ -24,7 +13,7 @@ function both(fn: () => Tensor): number {
   setCpuKernels('reference');
   const ref = fn();
   setCpuKernels('wasm');
-  return maxRelErr(fast, ref);
+  return maxRelativeError(fast, ref);
 }
 
 async function run(): Promise<Record<string, unknown>> {

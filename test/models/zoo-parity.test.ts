@@ -10,23 +10,11 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createModel, noGrad, setCpuKernels, cpuKernels, initThreads, type Tensor } from '../../src/index.js';
 import { loadSafetensors } from '../../src/io/state-dict.js';
+import { maxAbsError } from '../helpers/compare.js';
 import type { CpuKernelMode } from '../../src/backends/cpu/kernel-mode.js';
 
 const dir = fileURLToPath(new URL('../fixtures/zoo/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
-
-export function maxRelativeError(actual: Tensor, expected: Tensor): { err: number; scale: number } {
-  assert.deepEqual(actual.shape, expected.shape);
-  const a = actual.dataSync();
-  const e = expected.dataSync();
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < e.length; i++) {
-    scale = Math.max(scale, Math.abs(e[i]));
-    err = Math.max(err, Math.abs(a[i] - e[i]));
-  }
-  return { err, scale };
-}
 
 await initThreads();
 
@@ -44,7 +32,7 @@ for (const file of files) {
       try {
         const model = createModel(metadata.model, { ...options, weights: tensors }).eval();
         const output = noGrad(() => model.forward(input));
-        const { err, scale } = maxRelativeError(output, expected);
+        const { err, scale } = maxAbsError(output, expected);
         output.dispose();
         model.dispose();
         assert.ok(err <= 1e-4 * scale, `max abs error ${err.toExponential(2)} > 1e-4 x ${scale.toExponential(2)}`);

@@ -9,18 +9,7 @@ import { randn, rand, manualSeed, noGrad, tidy, createModel, type Tensor } from 
 import { BatchNorm2d, Conv2d, ReLU, Sequential, SiLU, ConvNormActivation } from '../../src/nn/index.js';
 import { convBnAct, withoutFusion } from '../../src/nn/fused.js';
 import * as ops from '../../src/ops/index.js';
-
-function maxRelErr(a: Tensor, b: Tensor): number {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let err = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < y.length; i++) {
-    err = Math.max(err, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return err / scale;
-}
+import { maxRelativeError } from '../helpers/compare.js';
 
 function randomisedBn(c: number): BatchNorm2d {
   const bn = new BatchNorm2d(c);
@@ -43,7 +32,7 @@ test('convBnAct in eval mode equals conv, batch norm, add and activation run sep
     for (const act of [null, new ReLU(), new SiLU()]) {
       const fused = noGrad(() => convBnAct(x, conv, bn, act, residual));
       const separate = noGrad(() => withoutFusion(() => convBnAct(x, conv, bn, act, residual)));
-      assert.ok(maxRelErr(fused, separate) < 1e-5, `bias=${bias} act=${act?.constructor.name}`);
+      assert.ok(maxRelativeError(fused, separate) < 1e-5, `bias=${bias} act=${act?.constructor.name}`);
     }
   }
 });
@@ -57,8 +46,8 @@ test('folded weights are rebuilt when a source tensor is assigned (Tensor.versio
   noGrad(() => bn.runningMean!.assign(ops.affine(bn.runningMean!, 1, 1)));
   const second = noGrad(() => convBnAct(x, conv, bn, null));
   const expected = noGrad(() => withoutFusion(() => convBnAct(x, conv, bn, null)));
-  assert.ok(maxRelErr(second, expected) < 1e-5);
-  assert.ok(maxRelErr(first, expected) > 1e-3, 'the statistics change must change the output');
+  assert.ok(maxRelativeError(second, expected) < 1e-5);
+  assert.ok(maxRelativeError(first, expected) > 1e-3, 'the statistics change must change the output');
 });
 
 test('training mode and recorded gradients run the layers unfused', () => {
@@ -80,7 +69,7 @@ test('Sequential fuses conv-bn-act runs and frees intermediates without changing
   const x = randn([2, 3, 9, 9]);
   const fused = noGrad(() => net.forward(x));
   const separate = noGrad(() => withoutFusion(() => net.forward(x)));
-  assert.ok(maxRelErr(fused, separate) < 1e-5);
+  assert.ok(maxRelativeError(fused, separate) < 1e-5);
   assert.ok(!x.isDisposed, 'the input is never freed');
 });
 
@@ -91,7 +80,7 @@ test('fused resnet18 inference equals the unfused one and does not grow memory a
   const x = randn([1, 3, 64, 64]);
   const fused = tidy(() => noGrad(() => model.forward(x)));
   const separate = tidy(() => noGrad(() => withoutFusion(() => model.forward(x))));
-  assert.ok(maxRelErr(fused, separate) < 1e-5);
+  assert.ok(maxRelativeError(fused, separate) < 1e-5);
   const { memory } = await import('../../src/index.js');
   const before = memory().numTensors;
   for (let i = 0; i < 3; i++) tidy(() => void noGrad(() => model.forward(x)));

@@ -11,19 +11,7 @@ import * as ops from '../../src/ops/index.js';
 import type { ConvActivation } from '../../src/ops/conv.js';
 import { gradcheck, randomInput } from '../helpers/gradcheck.js';
 import { Rng } from '../../src/index.js';
-
-function maxRelErr(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let err = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < y.length; i++) {
-    err = Math.max(err, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return err / scale;
-}
+import { maxRelativeError } from '../helpers/compare.js';
 
 const cases: { name: string; x: number[]; w: number[]; opts: ops.Conv2dOptions }[] = [
   { name: '3x3 padded, batch 2', x: [2, 5, 9, 7], w: [6, 5, 3, 3], opts: { padding: 1 } },
@@ -56,7 +44,7 @@ for (const threads of [1, 2]) {
                 if (res) y = ops.add(y, res);
                 return activation ? ops.activation(activation, y) : y;
               });
-              assert.ok(maxRelErr(fused, separate) < 1e-6, `${mode} ${activation} residual=${!!res}: ${maxRelErr(fused, separate)}`);
+              assert.ok(maxRelativeError(fused, separate) < 1e-6, `${mode} ${activation} residual=${!!res}: ${maxRelativeError(fused, separate)}`);
             }
           }
         }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Tensor, ops, createModel, optim, noGrad } from '../../src/index.js';
 import { loadSafetensors } from '../../src/io/state-dict.js';
+import { maxAbsError } from '../helpers/compare.js';
 
 const fixturePath = fileURLToPath(new URL('../fixtures/torch-parity.safetensors', import.meta.url));
 const { tensors: fx } = await loadSafetensors(fixturePath);
@@ -25,14 +26,7 @@ function leaf(name: string): Tensor {
 function assertMatches(actual: Tensor, expectedName: string, tol = 1e-4): void {
   const expected = get(expectedName);
   assert.deepEqual(actual.shape, expected.shape, `${expectedName}: shape`);
-  const a = actual.dataSync();
-  const e = expected.dataSync();
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < e.length; i++) {
-    scale = Math.max(scale, Math.abs(e[i]));
-    err = Math.max(err, Math.abs(a[i] - e[i]));
-  }
+  const { err, scale } = maxAbsError(actual, expected);
   assert.ok(err <= tol * Math.max(scale, 1e-6), `${expectedName}: max abs error ${err.toExponential(2)} > ${tol} x ${scale.toExponential(2)}`);
 }
 
