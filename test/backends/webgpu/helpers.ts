@@ -37,14 +37,12 @@ export function upload(backend: string, inputs: readonly Input[]): Tensor[] {
 }
 
 /**
- * Asserts |actual - expected| <= rtol * max(|expected|) elementwise: float32 kernels summing in
- * a different order than the oracle differ by rounding relative to the magnitudes summed, not to
- * each (possibly cancelled) result.
+ * Asserts |actual - expected| <= rtol * scale elementwise, scale defaulting to max(|expected|):
+ * float32 kernels summing in a different order than the oracle differ by rounding relative to
+ * the magnitudes summed, not to each (possibly cancelled) result.
  */
-export function assertClose(actual: TypedArray, expected: TypedArray, rtol: number, what: string): void {
+export function assertClose(actual: TypedArray, expected: TypedArray, rtol: number, what: string, scale = maxAbs(expected)): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]));
   const tol = rtol * Math.max(scale, 1e-30);
   for (let i = 0; i < expected.length; i++) {
     const e = expected[i];
@@ -55,6 +53,13 @@ export function assertClose(actual: TypedArray, expected: TypedArray, rtol: numb
     }
     if (Math.abs(a - e) > tol) assert.fail(`${what}[${i}]: expected ${e}, got ${a} (|diff| ${Math.abs(a - e)} > ${tol})`);
   }
+}
+
+/** The largest finite magnitude in `values`. */
+export function maxAbs(values: TypedArray): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) m = Math.max(m, Math.abs(values[i]));
+  return m;
 }
 
 /** Runs `kernel` on both backends and compares all outputs (shapes, dtypes and values). */

@@ -1,7 +1,8 @@
 /**
  * 2-D convolution (NCHW, PyTorch semantics): forward as an implicit GEMM per group with the
- * bias / residual / activation epilogue, a direct kernel for depthwise forward, and both
- * backward products as implicit GEMMs in gather form (no atomics, deterministic).
+ * bias / residual / activation epilogue, both backward products as implicit GEMMs in gather
+ * form (no atomics, deterministic), and direct kernels for depthwise convolutions, whose
+ * one-channel groups would fill a 64 x 64 GEMM tile with a single row.
  */
 import type { KernelTensor } from '../../backend.js';
 import type { KernelAttrs } from '../../registry.js';
@@ -66,6 +67,16 @@ function epilogue(attrs: KernelAttrs, inputs: readonly KernelTensor[]) {
   const code = `${activation ? MATH_WGSL : ''}
 fn epilogue(acc: f32, o: u32, index: u32) -> f32 { ${lines.join(' ')} return x; }`;
   return { bindings, storages, code, key: `${bias ? 'b' : ''}${residual ? 'r' : ''}${activation ?? ''}` };
+}
+
+const REDUCE_THREADS = 256;
+const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** `count` workgroups folded into x and y (at most 65535 per dimension). */
+function workgroupGrid(count: number): number[] {
+  if (count <= MAX_WORKGROUPS_PER_DIM) return [count, 1, 1];
+  const y = Math.ceil(count / MAX_WORKGROUPS_PER_DIM);
+  return [Math.ceil(count / y), y, 1];
 }
 
 const isDepthwise = (g: Geometry): boolean => g.groups === g.c && g.cg === 1 && g.groups > 1;
@@ -151,6 +162,46 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
   const p = attrs.params as Conv2dParams;
   const g = geometry(p);
   const out = b.output(p.inShape, dy.dtype);
+  if (isDepthwise(g)) {
+    const total = g.n * g.c * g.h * g.w;
+    b.run(
+      {
+        name: 'depthwise_conv2dBackwardInput',
+        inputs: [['DY', 'f32'], ['WT', 'f32']],
+        outputs: [['DX', 'f32']],
+        uniforms: [['total', 'u32', total], ...geometryUniforms(g, p)],
+        code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.total) { return; }
+  let plane = u32(P.H * P.W);
+  let q = i32(i % plane);
+  let ih = q / P.W;
+  let iw = q % P.W;
+  let c = (i / plane) % P.C;
+  let n = i / (plane * P.C);
+  var acc = 0.0;
+  for (var m = 0u; m < P.og; m++) {
+    let o = c * P.og + m;
+    let dyBase = (n * P.O + o) * u32(P.outH * P.outW);
+    for (var ki = 0u; ki < P.kh; ki++) {
+      let th = ih + P.ph - i32(ki) * P.dh;
+      if (th < 0 || th % P.sh != 0 || th / P.sh >= P.outH) { continue; }
+      for (var kj = 0u; kj < P.kw; kj++) {
+        let tw = iw + P.pw - i32(kj) * P.dw;
+        if (tw < 0 || tw % P.sw != 0 || tw / P.sw >= P.outW) { continue; }
+        acc = fma(WT[(o * P.kh + ki) * P.kw + kj], DY[dyBase + u32((th / P.sh) * P.outW + tw / P.sw)], acc);
+      }
+    }
+  }
+  DX[i] = acc;
+}`,
+        workgroups: grid1d(total),
+      },
+      [storageOf(dy), storageOf(w)],
+      [out.storage],
+    );
+    return [out];
+  }
   const taps = g.kh * g.kw;
   // dx[n, c, ih, iw] = sum over (o, ki, kj) of w[o, c, ki, kj] * dy[n, o, oh, ow] for the
   // output positions whose window puts tap (ki, kj) on (ih, iw).
@@ -197,6 +248,47 @@ gpuKernel('conv2dBackwardWeight', (b, [x, dy], attrs) => {
   const p = attrs.params as Conv2dParams;
   const g = geometry(p);
   const out = b.output(p.weightShape, x.dtype);
+  if (isDepthwise(g)) {
+    // A workgroup per weight element, reducing its products over (n, oh, ow) in workgroup memory.
+    const weights = g.o * g.kh * g.kw;
+    b.run(
+      {
+        name: 'depthwise_conv2dBackwardWeight',
+        inputs: [['X', 'f32'], ['DY', 'f32']],
+        outputs: [['DW', 'f32']],
+        uniforms: [['weights', 'u32', weights], ['count', 'u32', g.n * g.outH * g.outW], ...geometryUniforms(g, p)],
+        code: `${IM2COL_WGSL}
+var<workgroup> partial: array<f32, ${REDUCE_THREADS}>;
+@compute @workgroup_size(${REDUCE_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let wi = wg.x + wg.y * nwg.x;
+  let valid = wi < P.weights;
+  let taps = P.kh * P.kw;
+  let o = min(wi, P.weights - 1u) / taps;
+  let r = wi % taps;
+  let plane = u32(P.outH * P.outW);
+  var acc = 0.0;
+  if (valid) {
+    for (var e = lid; e < P.count; e += ${REDUCE_THREADS}u) {
+      let n = e / plane;
+      let p = i32(e % plane);
+      acc = fma(DY[(n * P.O + o) * plane + u32(p)], inputTap(n, o / P.og, r / P.kw, r % P.kw, p / P.outW, p % P.outW), acc);
+    }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${REDUCE_THREADS / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && valid) { DW[wi] = partial[0]; }
+}`,
+        workgroups: workgroupGrid(weights),
+      },
+      [storageOf(x), storageOf(dy)],
+      [out.storage],
+    );
+    return [out];
+  }
   const taps = g.kh * g.kw;
   // dw[o, (c, ki, kj)] = sum over (n, oh, ow) of dy[n, o, oh, ow] * im2col(x)[(c, ki, kj), (n, oh, ow)].
   b.run(
