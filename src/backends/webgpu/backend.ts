@@ -77,6 +77,10 @@ export class WebGPUBackend implements Backend {
 
   /** Storage for a kernel output whose every element the kernel writes (no clearing). */
   createStorage(byteLength: number): WebGPUStorage {
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (byteLength > limit) {
+      throw new Error(`webgpu: a tensor of ${byteLength} bytes exceeds this device's largest storage buffer (${limit} bytes, maxStorageBufferBindingSize); use a smaller batch or the cpu backend`);
+    }
     this.bytes += byteLength;
     return new WebGPUStorage(this.pool.acquire(Math.max(4, roundUp4(byteLength))), byteLength);
   }
@@ -127,6 +131,10 @@ export class WebGPUBackend implements Backend {
       throw new Error(`internal: program '${program.name}' declares ${program.inputs.length} inputs and ${program.outputs.length} outputs, got ${inputs.length} and ${outputs.length}`);
     }
     if (program.workgroups.some((n) => n === 0)) return;
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (program.workgroups.some((n) => n > maxGroups)) {
+      throw new Error(`webgpu: '${program.name}' needs [${program.workgroups.join(', ')}] workgroups, more than this device's ${maxGroups} per dimension; use a smaller batch or the cpu backend`);
+    }
     const pipeline = this.pipeline(program);
     const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((s, binding) => ({ binding, resource: { buffer: s.buffer } }));
     if (program.uniforms?.length) {

@@ -32,6 +32,11 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
     }
   });
 
+  test('more than 65535 workgroups along x: the grid folds into y', async () => {
+    const n = 65535 * 256 + 257;
+    await compareKernel('affine', [randomInput([n], rng)], { scale: 3, shift: -1 }, 1e-6, 'affine on 2^24 + 2^16 elements');
+  });
+
   test('affine and cast', async () => {
     await compareKernel('affine', [randomInput([7, 3], rng)], { scale: -2.5, shift: 0.75 });
     await compareKernel('cast', [randomInput([11], rng, -9, 9)], { dtype: 'int32' });
