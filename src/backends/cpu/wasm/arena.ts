@@ -81,6 +81,32 @@ export function outputAddress(arena: Arena, out: Float32Array): number {
   return arena.heap && arena.heap.owns(out) ? out.byteOffset : -1;
 }
 
+/** Where a kernel writes one output: `address`, and the array the output ends up in. */
+export interface OutputSlot<T extends Float32Array | Int32Array> {
+  values: T;
+  address: number;
+  /** The kernel writes straight into `values` (heap storage); otherwise finishOutput copies. */
+  direct: boolean;
+}
+
+/** Allocates a kernel output of `length` elements: in place on the heap when it can, else in scratch. */
+export function outputSlot(arena: Arena, kind: 'float32', length: number): OutputSlot<Float32Array>;
+export function outputSlot(arena: Arena, kind: 'int32', length: number): OutputSlot<Int32Array>;
+export function outputSlot(arena: Arena, kind: 'float32' | 'int32', length: number): OutputSlot<Float32Array | Int32Array> {
+  const values = takeArray(kind, length, false) as Float32Array | Int32Array;
+  const direct = !!arena.heap && arena.heap.owns(values);
+  return { values, address: direct ? values.byteOffset : arena.alloc(length * 4), direct };
+}
+
+/** The output array of `slot`, copied out of scratch when the kernel could not write it in place. */
+export function finishOutput<T extends Float32Array | Int32Array>(arena: Arena, slot: OutputSlot<T>): T {
+  if (!slot.direct) {
+    const view = slot.values instanceof Float32Array ? arena.f32(slot.address, slot.values.length) : arena.i32(slot.address, slot.values.length);
+    slot.values.set(view);
+  }
+  return slot.values;
+}
+
 /** A copy of a view of WebAssembly memory in a (pooled) array of the CPU backend. */
 export function copyOutF32(view: Float32Array): Float32Array {
   const out = takeArray('float32', view.length, false) as Float32Array;

@@ -11,7 +11,7 @@ import {
   batchNormLayout,
 } from '../kernels/batchnorm.js';
 import { kernelsWith, type WasmKernels } from './module.js';
-import { copyOutF32 } from './arena.js';
+import { copyOutF32, finishOutput, outputSlot } from './arena.js';
 
 interface NormExports {
   bn_train_fwd(x: number, y: number, gamma: number, beta: number, mean: number, invStd: number, varUnbiased: number, scratch: number, n: number, c: number, s: number, eps: number): void;
@@ -45,12 +45,12 @@ export function batchNormTrainForward(
   const xa = a.copyIn(exact('x', x, size));
   const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
-  const ya = a.alloc(size * 4);
+  const y = outputSlot(a, 'float32', size);
   const stats = a.alloc(3 * c * 4);
   const scratch = a.alloc(16);
-  ex.bn_train_fwd(xa, ya, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, scratch, n, c, s, eps);
+  ex.bn_train_fwd(xa, y.address, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, scratch, n, c, s, eps);
   return {
-    y: copyOutF32(a.f32(ya, size)),
+    y: finishOutput(a, y),
     mean: copyOutF32(a.f32(stats, c)),
     invStd: copyOutF32(a.f32(stats + c * 4, c)),
     varUnbiased: copyOutF32(a.f32(stats + 2 * c * 4, c)),
@@ -78,9 +78,9 @@ export function batchNormInferenceForward(
   const va = a.copyIn(exact('variance', variance, c));
   const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
-  const ya = a.alloc(size * 4);
-  ex.bn_inference_fwd(xa, ya, ma, va, ga, ba, n, c, s, eps);
-  return copyOutF32(a.f32(ya, size));
+  const y = outputSlot(a, 'float32', size);
+  ex.bn_inference_fwd(xa, y.address, ma, va, ga, ba, n, c, s, eps);
+  return finishOutput(a, y);
 }
 
 /** Training-mode backward through the batch statistics (reference: batchNormBackward). */
@@ -104,9 +104,9 @@ export function batchNormBackward(
   const ma = a.copyIn(exact('mean', mean, c));
   const ia = a.copyIn(exact('invStd', invStd, c));
   const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
-  const dxa = a.alloc(size * 4);
+  const dx = outputSlot(a, 'float32', size);
   const grads = a.alloc(2 * c * 4);
   const scratch = a.alloc(16);
-  ex.bn_bwd(dya, xa, ma, ia, ga, dxa, grads, grads + c * 4, scratch, n, c, s);
-  return { dx: copyOutF32(a.f32(dxa, size)), dgamma: copyOutF32(a.f32(grads, c)), dbeta: copyOutF32(a.f32(grads + c * 4, c)) };
+  ex.bn_bwd(dya, xa, ma, ia, ga, dx.address, grads, grads + c * 4, scratch, n, c, s);
+  return { dx: finishOutput(a, dx), dgamma: copyOutF32(a.f32(grads, c)), dbeta: copyOutF32(a.f32(grads + c * 4, c)) };
 }

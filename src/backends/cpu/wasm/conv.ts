@@ -37,7 +37,7 @@ import type { WasmKernels } from './module.js';
 import { MAX_TASKS, type Task, type ThreadPool } from './thread-pool.js';
 import { kernelPool } from './threads.js';
 import { applyEpilogue, hasEpilogue, type ConvEpilogue } from './epilogue.js';
-import { outputAddress } from './arena.js';
+import { finishOutput, outputAddress, outputSlot } from './arena.js';
 import { takeArray } from '../array-pool.js';
 import { copyOut, GEMM_DESC_BYTES, GEMM_THREAD_MIN_WORK, gemmExports, gemmTileTasks, splitRange, taskParts, TaskScratch, u32, writeGemmDesc } from './gemm.js';
 
@@ -221,7 +221,8 @@ export function wasmConv2dBackwardInput(k: WasmKernels, dy: Float32Array, w: Flo
   const geom = arena.copyIn(q.geom);
   const dya = arena.copyIn(dy.subarray(0, n * o * npos));
   const wa = arena.copyIn(w.subarray(0, o * kdim));
-  const dxa = arena.alloc(n * c * plane * 4);
+  const dx = outputSlot(arena, 'float32', n * c * plane);
+  const dxa = dx.address;
   // op(A) = W_g^T [kdim, og]: W_g is stored [og, kdim], i.e. transposed with leading dimension kdim.
   const packedBytes = u32(g.gemm_packed_a_bytes(kdim, og));
   const packed = arena.alloc(groups * packedBytes);
@@ -242,7 +243,7 @@ export function wasmConv2dBackwardInput(k: WasmKernels, dy: Float32Array, w: Flo
       }
     }
   });
-  return copyOut(k, dxa, n * c * plane);
+  return finishOutput(arena, dx);
 }
 
 /** dw = d<conv(x, w), dy>/dw summed over the batch; returns p.weightShape. */
@@ -258,7 +259,8 @@ export function wasmConv2dBackwardWeight(k: WasmKernels, x: Float32Array, dy: Fl
   const geom = arena.copyIn(q.geom);
   const xa = arena.copyIn(x.subarray(0, n * c * plane));
   const dya = arena.copyIn(dy.subarray(0, n * o * npos));
-  const dwa = arena.alloc(o * kdim * 4);
+  const dw = outputSlot(arena, 'float32', o * kdim);
+  const dwa = dw.address;
   const desc = writeConvDesc(k, q, geom, xa, dya, dwa, 0, 0);
   const kk = kdim / cg;
   const pool = poolFor(k, q);
@@ -293,5 +295,5 @@ export function wasmConv2dBackwardWeight(k: WasmKernels, x: Float32Array, dy: Fl
     const scratch = arena.alloc(u32(g.gemm_scratch_bytes(og, kdim, npos)));
     for (let gi = 0; gi < groups; gi++) cv.conv2d_backward_weight_part(desc, gi, 0, cg, 0, og, cols, scratch);
   }
-  return copyOut(k, dwa, o * kdim);
+  return finishOutput(arena, dw);
 }

@@ -6,7 +6,7 @@
  * the reference kernels run instead.
  */
 import { applyEpilogue, hasEpilogue, type ConvEpilogue } from './epilogue.js';
-import { outputAddress } from './arena.js';
+import { finishOutput, outputAddress, outputSlot } from './arena.js';
 import { takeArray } from '../array-pool.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../kernels/conv2d.js';
 import type { Conv2dParams } from '../kernels/types.js';
@@ -113,10 +113,11 @@ export function depthwiseConv2dBackwardInput(dy: Float32Array, w: Float32Array, 
   a.reset();
   const dya = a.copyIn(check('dy', dy, g.n * o * g.outH * g.outW));
   const wa = a.copyIn(check('weight', w, o * g.kh * g.kw));
-  const dxa = a.alloc(dxSize * 4);
+  const dx = outputSlot(a, 'float32', dxSize);
+  const dxa = dx.address;
   const sa = a.alloc(ex.dw_conv_bwd_input_scratch(g.h, g.w, g.kh, g.kw, p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
   ex.dw_conv_bwd_input(dya, wa, dxa, sa, ...g.args);
-  return copyOutF32(a.f32(dxa, dxSize));
+  return finishOutput(a, dx);
 }
 
 /** dw = the weight gradient of the depthwise convolution, summed over the batch (reference: conv2dBackwardWeight). */
@@ -131,8 +132,9 @@ export function depthwiseConv2dBackwardWeight(x: Float32Array, dy: Float32Array,
   a.reset();
   const xa = a.copyIn(check('x', x, g.n * g.c * g.h * g.w));
   const dya = a.copyIn(check('dy', dy, g.n * o * g.outH * g.outW));
-  const dwa = a.alloc(dwSize * 4);
+  const dwOut = outputSlot(a, 'float32', dwSize);
+  const dwa = dwOut.address;
   const sa = a.alloc(ex.dw_conv_bwd_weight_scratch(g.c, g.mult, g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW));
   ex.dw_conv_bwd_weight(xa, dya, dwa, sa, ...g.args);
-  return copyOutF32(a.f32(dwa, dwSize));
+  return finishOutput(a, dwOut);
 }

@@ -13,7 +13,7 @@ import {
 } from '../kernels/pool2d.js';
 import type { Pool2dParams } from '../kernels/types.js';
 import { kernelsWith, type WasmKernels } from './module.js';
-import { copyOutF32, copyOutI32 } from './arena.js';
+import { copyOutF32, finishOutput, outputSlot } from './arena.js';
 
 interface PoolExports {
   maxpool_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
@@ -68,12 +68,12 @@ export function maxPool2dForward(x: Float32Array, p: Pool2dParams): { y: Float32
   const a = k.arena;
   a.reset();
   const xa = a.copyIn(exact('x', x, g.planes * g.inPlane));
-  const ya = a.alloc(size * 4);
-  const ia = a.alloc(size * 4);
+  const y = outputSlot(a, 'float32', size);
+  const argmax = outputSlot(a, 'int32', size);
   const [, , , , kh, kw, sh, sw, , , dh, dw, outH, outW] = g.args;
   const sa = a.alloc(ex.maxpool_fwd_scratch(kh, kw, sh, sw, dh, dw, outH, outW));
-  ex.maxpool_fwd(xa, ya, ia, sa, ...g.args);
-  return { y: copyOutF32(a.f32(ya, size)), argmax: copyOutI32(a.i32(ia, size)), shape: g.shape };
+  ex.maxpool_fwd(xa, y.address, argmax.address, sa, ...g.args);
+  return { y: finishOutput(a, y), argmax: finishOutput(a, argmax), shape: g.shape };
 }
 
 /** Routes dy to the argmax elements (reference: maxPool2dBackward). */
@@ -106,11 +106,11 @@ export function avgPool2dForward(x: Float32Array, p: Pool2dParams): { y: Float32
   const a = k.arena;
   a.reset();
   const xa = a.copyIn(exact('x', x, g.planes * g.inPlane));
-  const ya = a.alloc(size * 4);
+  const y = outputSlot(a, 'float32', size);
   const [, , , , kh, kw, sh, sw, , , dh, dw, outH, outW] = g.args;
   const sa = a.alloc(ex.avgpool_fwd_scratch(kh, kw, sh, sw, dh, dw, outH, outW));
-  ex.avgpool_fwd(xa, ya, sa, ...g.args, p.countIncludePad ? 1 : 0);
-  return { y: copyOutF32(a.f32(ya, size)), shape: g.shape };
+  ex.avgpool_fwd(xa, y.address, sa, ...g.args, p.countIncludePad ? 1 : 0);
+  return { y: finishOutput(a, y), shape: g.shape };
 }
 
 /** The adjoint of average pooling (reference: avgPool2dBackward). */
@@ -123,9 +123,9 @@ export function avgPool2dBackward(dy: Float32Array, p: Pool2dParams): Float32Arr
   const a = k.arena;
   a.reset();
   const dya = a.copyIn(exact('dy', dy, g.planes * g.outPlane));
-  const dxa = a.alloc(inSize * 4);
+  const dx = outputSlot(a, 'float32', inSize);
   const [, , h, w, kh, kw, , , , , dh, dw, outH, outW] = g.args;
   const sa = a.alloc(ex.avgpool_bwd_scratch(h, w, kh, kw, dh, dw, outH, outW));
-  ex.avgpool_bwd(dya, dxa, sa, ...g.args, p.countIncludePad ? 1 : 0);
-  return copyOutF32(a.f32(dxa, inSize));
+  ex.avgpool_bwd(dya, dx.address, sa, ...g.args, p.countIncludePad ? 1 : 0);
+  return finishOutput(a, dx);
 }
