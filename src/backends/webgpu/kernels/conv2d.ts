@@ -8,7 +8,7 @@ import type { KernelTensor } from '../../backend.js';
 import type { KernelAttrs } from '../../registry.js';
 import { outputSize, type Conv2dParams } from '../../cpu/kernels/types.js';
 import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type WgslScalar } from '../program.js';
-import { gemmProgram } from './gemm.js';
+import { TILE, gemmProgram } from './gemm.js';
 import { MATH_WGSL, unaryExpr } from './math.js';
 import { gpuKernel, storageOf } from './util.js';
 import type { WebGPUStorage } from '../backend.js';
@@ -77,6 +77,16 @@ function workgroupGrid(count: number): number[] {
   if (count <= MAX_WORKGROUPS_PER_DIM) return [count, 1, 1];
   const y = Math.ceil(count / MAX_WORKGROUPS_PER_DIM);
   return [Math.ceil(count / y), y, 1];
+}
+
+/**
+ * K slices for a GEMM whose M x N tiles alone would leave a GPU idle (weight gradients: small
+ * M x N, K = batch x output pixels): enough slices for about 256 workgroups, each with at least
+ * 512 values of K, at most 64 slices.
+ */
+function splitCount(M: number, N: number, K: number, batch: number): number {
+  const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE) * batch;
+  return Math.max(1, Math.min(64, Math.ceil(256 / tiles), Math.floor(K / 512)));
 }
 
 const isDepthwise = (g: Geometry): boolean => g.groups === g.c && g.cg === 1 && g.groups > 1;
@@ -290,17 +300,22 @@ var<workgroup> partial: array<f32, ${REDUCE_THREADS}>;
     return [out];
   }
   const taps = g.kh * g.kw;
+  const M = g.og;
+  const N = g.cg * taps;
+  const K = g.n * g.outH * g.outW;
+  const splits = splitCount(M, N, K, g.groups);
+  // Split-K partial sums land in [splits, groups * M * N]; one slice is the weight gradient itself.
+  const target = splits > 1 ? b.createStorage(splits * g.o * N * 4) : out.storage;
   // dw[o, (c, ki, kj)] = sum over (n, oh, ow) of dy[n, o, oh, ow] * im2col(x)[(c, ki, kj), (n, oh, ow)].
   b.run(
     gemmProgram({
       name: 'conv2dBackwardWeight',
       inputs: [['X', 'f32'], ['DY', 'f32']],
       outputs: [['DW', 'f32']],
-      uniforms: geometryUniforms(g, p),
-      M: g.og,
-      N: g.cg * taps,
-      K: g.n * g.outH * g.outW,
+      uniforms: [...geometryUniforms(g, p), ['weightSize', 'u32', g.o * N]],
+      M, N, K,
       batch: g.groups,
+      splits,
       code: `${IM2COL_WGSL}
 fn loadA(group: u32, m: u32, k: u32) -> f32 {
   let plane = u32(P.outH * P.outW);
@@ -313,10 +328,32 @@ fn loadB(group: u32, k: u32, col: u32) -> f32 {
   let r = col % taps;
   return inputTap(k / plane, group * P.cg + col / taps, r / P.kw, r % P.kw, i32(p) / P.outW, i32(p) % P.outW);
 }
-fn store(group: u32, m: u32, col: u32, v: f32) { DW[(group * P.og + m) * P.N + col] = v; }`,
+fn store(group: u32, m: u32, col: u32, v: f32) { DW[split * P.weightSize + (group * P.og + m) * P.N + col] = v; }`,
     }),
     [storageOf(x), storageOf(dy)],
-    [out.storage],
+    [target],
   );
+  if (splits > 1) {
+    const size = g.o * N;
+    b.run(
+      {
+        name: 'sum_splits',
+        inputs: [['PART', 'f32']],
+        outputs: [['DW', 'f32']],
+        uniforms: [['n', 'u32', size], ['splits', 'u32', splits]],
+        code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  var acc = 0.0;
+  for (var s = 0u; s < P.splits; s++) { acc += PART[s * P.n + i]; }
+  DW[i] = acc;
+}`,
+        workgroups: grid1d(size),
+      },
+      [target],
+      [out.storage],
+    );
+    b.free(target);
+  }
   return [out];
 });

@@ -25,6 +25,12 @@ export interface GemmSpec {
   K: number;
   batch: number;
   /**
+   * Split-K: the K range is cut into this many slices, each a workgroup of its own (so small
+   * M x N products with a long K still fill the GPU); `store` then sees the slice as `split`
+   * and must write partial sums that the caller adds up. Default 1.
+   */
+  splits?: number;
+  /**
    * WGSL defining `fn loadA(batch: u32, m: u32, k: u32) -> f32`, `fn loadB(batch: u32, k: u32,
    * n: u32) -> f32` (called only with m < M, k < K, n < N) and `fn store(batch: u32, m: u32,
    * n: u32, v: f32)` (called for m < M, n < N), plus any helpers.
@@ -34,32 +40,40 @@ export interface GemmSpec {
 
 export function gemmProgram(g: GemmSpec): Program {
   const loads = (TILE * TILE_K) / (THREADS * THREADS);
+  const splits = g.splits ?? 1;
+  const kPerSplit = Math.ceil(g.K / splits / TILE_K) * TILE_K;
   return {
     name: g.name,
     inputs: g.inputs,
     outputs: g.outputs,
-    uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ...g.uniforms],
-    code: `${g.code}
+    uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ['splits', 'u32', splits], ['kPerSplit', 'u32', kPerSplit], ...g.uniforms],
+    code: `var<private> split: u32;
+${g.code}
 var<workgroup> As: array<f32, ${TILE_K * TILE}>;
 var<workgroup> Bs: array<f32, ${TILE_K * TILE}>;
 @compute @workgroup_size(${THREADS}, ${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let batch = wg.z;
+  let batch = wg.z / P.splits;
+  // A let for the loop bounds: a private var would not count as workgroup-uniform for the barriers.
+  let slice = wg.z % P.splits;
+  split = slice;
+  let kBegin = slice * P.kPerSplit;
+  let kEnd = min(P.K, kBegin + P.kPerSplit);
   let row0 = wg.y * ${TILE}u;
   let col0 = wg.x * ${TILE}u;
   let tid = lid.y * ${THREADS}u + lid.x;
   var acc: array<f32, ${PER_THREAD * PER_THREAD}>;
-  for (var k0 = 0u; k0 < P.K; k0 += ${TILE_K}u) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${TILE_K}u) {
     for (var l = 0u; l < ${loads}u; l++) {
       let e = tid + l * ${THREADS * THREADS}u;
       let am = e / ${TILE_K}u;
       let ak = e % ${TILE_K}u;
       var a = 0.0;
-      if (row0 + am < P.M && k0 + ak < P.K) { a = loadA(batch, row0 + am, k0 + ak); }
+      if (row0 + am < P.M && k0 + ak < kEnd) { a = loadA(batch, row0 + am, k0 + ak); }
       As[ak * ${TILE}u + am] = a;
       let bk = e / ${TILE}u;
       let bn = e % ${TILE}u;
       var b = 0.0;
-      if (k0 + bk < P.K && col0 + bn < P.N) { b = loadB(batch, k0 + bk, col0 + bn); }
+      if (k0 + bk < kEnd && col0 + bn < P.N) { b = loadB(batch, k0 + bk, col0 + bn); }
       Bs[bk * ${TILE}u + bn] = b;
     }
     workgroupBarrier();
@@ -86,6 +100,6 @@ var<workgroup> Bs: array<f32, ${TILE_K * TILE}>;
     }
   }
 }`,
-    workgroups: [Math.ceil(g.N / TILE), Math.ceil(g.M / TILE), g.batch],
+    workgroups: [Math.ceil(g.N / TILE), Math.ceil(g.M / TILE), g.batch * splits],
   };
 }
