@@ -4,13 +4,8 @@
  * in Node, loaded lazily so that importing fovea needs neither the package nor a GPU.
  */
 import { envVar, isNode, nodeBuiltin } from '../../platform.js';
+import type { WebGPUFeatures } from './info.js';
 
-/** Optional adapter features fovea asks for when the adapter has them. */
-export interface WebGPUFeatures {
-  shaderF16: boolean;
-  subgroups: boolean;
-  timestampQuery: boolean;
-}
 
 export interface WebGPUContext {
   /**

@@ -6,7 +6,8 @@
  *   setBackend('webgpu');
  */
 import { ENGINE } from '../../tensor/engine.js';
-import { acquireDevice, type WebGPUFeatures } from './device.js';
+import { acquireDevice } from './device.js';
+import type { WebGPUInfo } from './info.js';
 import { WebGPUBackend } from './backend.js';
 import './kernels/elementwise.js';
 import './kernels/shape.js';
@@ -17,7 +18,7 @@ import './kernels/conv2d.js';
 import './kernels/pool2d.js';
 import './kernels/batchnorm.js';
 
-export { WebGPUBackend } from './backend.js';
+export type { WebGPUInfo, WebGPUFeatures } from './info.js';
 
 let backend: WebGPUBackend | null = null;
 let pending: Promise<WebGPUBackend> | null = null;
@@ -26,12 +27,6 @@ ENGINE.registerBackend('webgpu', () => {
   if (!backend) throw new Error("the webgpu backend is not initialised: call 'await initWebGPU()' before setBackend('webgpu')");
   return backend;
 });
-
-/** What initWebGPU() found: the adapter's description and the optional features in use. */
-export interface WebGPUInfo {
-  adapter: string;
-  features: WebGPUFeatures;
-}
 
 /**
  * Finds a WebGPU adapter and device (navigator.gpu in browsers, the optional `webgpu` package in
