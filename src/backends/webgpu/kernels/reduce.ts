@@ -123,6 +123,61 @@ gpuKernel('softmax', (b, [x], attrs) => {
   const t = wgslType(x.dtype, 'softmax');
   if (t !== 'f32') throw new Error(`softmax: expects a float32 tensor on the webgpu backend, got ${x.dtype}`);
   const out = b.output(x.shape, x.dtype);
+  if (inner === 1 && reduced >= MIN_ROW_FOR_WORKGROUP) {
+    // Classifier logits: a workgroup per row for the max, the sum and the writes.
+    const writeRow = log
+      ? 'let logSum = log(total) + m; for (var r = lid; r < P.n; r += ROW_THREADS) { Y[base + r] = X[base + r] - logSum; }'
+      : 'for (var r = lid; r < P.n; r += ROW_THREADS) { Y[base + r] = exp(X[base + r] - m) / total; }';
+    b.run(
+      {
+        name: log ? 'logSoftmax_rows' : 'softmax_rows',
+        inputs: [['X', 'f32']],
+        outputs: [['Y', 'f32']],
+        uniforms: [['rows', 'u32', outer], ['n', 'u32', reduced]],
+        code: `
+const ROW_THREADS = ${ROW_THREADS}u;
+var<workgroup> partial: array<f32, ${ROW_THREADS}>;
+fn rowMax(v: f32, lid: u32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = ROW_THREADS / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
+    workgroupBarrier();
+  }
+  let result = partial[0];
+  workgroupBarrier();
+  return result;
+}
+fn rowSum(v: f32, lid: u32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = ROW_THREADS / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  let result = partial[0];
+  workgroupBarrier();
+  return result;
+}
+@compute @workgroup_size(${ROW_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * nwg.x;
+  let inRange = row < P.rows;
+  let base = select(0u, row * P.n, inRange);
+  var localMax = X[base];
+  for (var r = lid; r < P.n; r += ROW_THREADS) { localMax = max(localMax, X[base + r]); }
+  let m = rowMax(localMax, lid);
+  var localSum = 0.0;
+  for (var r = lid; r < P.n; r += ROW_THREADS) { localSum += exp(X[base + r] - m); }
+  let total = rowSum(localSum, lid);
+  if (inRange) { ${writeRow} }
+}`,
+        workgroups: rowGrid(outer),
+      },
+      [storageOf(x)],
+      [out.storage],
+    );
+    return [out];
+  }
   const n = outer * inner;
   const write = log
     ? 'let logSum = log(sum) + m; for (var r = 0u; r < P.reduced; r++) { let k = base + r * P.inner; Y[k] = X[k] - logSum; }'
