@@ -1,4 +1,5 @@
 import { runKernel, noGrad } from '../tensor/engine.js';
+import { hasKernel } from '../backends/registry.js';
 import { record, willRecord } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertFloat, fmt } from './util.js';
@@ -105,8 +106,14 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
     if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must be [${C}] for input ${fmt(x.shape)} (normalised over the last axis)`);
   }
-  // Without a graph to keep, intermediates are freed as soon as they are used.
   const recording = willRecord(x, ...[weight, bias].filter((t): t is Tensor => t !== null));
+  if (!recording && hasKernel(x.backend.name, 'layerNorm')) {
+    // Inference: one fused kernel.
+    const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+    return runKernel('layerNorm', inputs, { eps, hasWeight: !!weight, hasBias: !!bias })[0];
+  }
+  // With a graph, the composition of differentiable ops; without one, intermediates are freed
+  // as soon as they are used.
   const done = (...ts: Tensor[]): void => {
     if (!recording) for (const t of ts) t.dispose();
   };

@@ -13,6 +13,7 @@ import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForwar
 import { batchNormBackward, batchNormInferenceForward, batchNormTrainForward } from './kernels/batchnorm.js';
 import type { Conv2dParams, FloatArray, Pool2dParams } from './kernels/types.js';
 import { takeArray } from './array-pool.js';
+import { layerNormForward } from './kernels/layernorm.js';
 import { activationBackward, activationForward, useWasmActivation, type ActivationName } from './wasm/activation.js';
 import { avgPool2dBackward as wasmAvgPool2dBackward, avgPool2dForward as wasmAvgPool2dForward, maxPool2dForward as wasmMaxPool2dForward } from './wasm/pool.js';
 import {
@@ -77,6 +78,16 @@ cpu('unaryGrad', (_b, [x, dy], attrs) => {
   const op = attrs.op as UnaryGradName;
   if (useWasmActivation(op, out.length) && wasmF32(x, dy)) activationBackward(op, f32(x), f32(dy), out as Float32Array);
   else unaryGrad(op, v(x), v(dy), out);
+  return [{ values: out, shape: x.shape }];
+});
+
+cpu('layerNorm', (_b, inputs, attrs) => {
+  const [x] = inputs;
+  let next = 1;
+  const weight = attrs.hasWeight ? inputs[next++] : null;
+  const bias = attrs.hasBias ? inputs[next++] : null;
+  const out = takeArray(x.dtype, sizeOf(x.shape), false) as FloatArray;
+  layerNormForward(f(x), x.shape[x.shape.length - 1], weight ? f(weight) : null, bias ? f(bias) : null, attrs.eps as number, out);
   return [{ values: out, shape: x.shape }];
 });
 

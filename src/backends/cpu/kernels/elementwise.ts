@@ -77,7 +77,15 @@ export function binary(
   for (let o = 0; o < n; o += inner) {
     let pa = offA;
     let pb = offB;
-    for (let j = 0; j < inner; j++, pa += ia, pb += ib) out[o + j] = f(a[pa], b[pb]);
+    // One loop per common op: a closure call per element would dominate the broadcast adds
+    // and products of normalisation layers.
+    switch (name) {
+      case 'add': for (let j = 0; j < inner; j++, pa += ia, pb += ib) out[o + j] = a[pa] + b[pb]; break;
+      case 'sub': for (let j = 0; j < inner; j++, pa += ia, pb += ib) out[o + j] = a[pa] - b[pb]; break;
+      case 'mul': for (let j = 0; j < inner; j++, pa += ia, pb += ib) out[o + j] = a[pa] * b[pb]; break;
+      case 'div': for (let j = 0; j < inner; j++, pa += ia, pb += ib) out[o + j] = a[pa] / b[pb]; break;
+      default: for (let j = 0; j < inner; j++, pa += ia, pb += ib) out[o + j] = f(a[pa], b[pb]);
+    }
     for (let d = rank - 2; d >= 0; d--) {
       index[d]++;
       offA += sa[d];
