@@ -44,9 +44,15 @@ export class WebGPUBackend implements Backend {
   private transient: GPUBuffer[] = [];
   private bytes = 0;
 
+  /** The first GPU error since the last read: reported by the next read, since dispatches do not throw. */
+  private deviceError: string | null = null;
+
   constructor(readonly context: WebGPUContext) {
     this.device = context.device;
     this.pool = new BufferPool(this.device);
+    this.device.addEventListener('uncapturederror', (event) => {
+      this.deviceError ??= (event as GPUUncapturedErrorEvent).error.message;
+    });
   }
 
   upload(values: TypedArray): Storage {
@@ -108,7 +114,16 @@ export class WebGPUBackend implements Backend {
       clearInterval(keepAlive);
       staging.destroy();
     }
+    this.throwDeviceError();
     return out;
+  }
+
+  /** Throws (once) the GPU error recorded since the last read, if any. */
+  private throwDeviceError(): void {
+    const message = this.deviceError;
+    if (message === null) return;
+    this.deviceError = null;
+    throw new Error(`webgpu: a kernel failed on the GPU, so values computed since the previous read are not valid: ${message}`);
   }
 
   readSync(): TypedArray {
@@ -174,6 +189,7 @@ export class WebGPUBackend implements Backend {
     } finally {
       clearInterval(keepAlive);
     }
+    this.throwDeviceError();
   }
 
   /** Frees the pooled (unused) buffers. */

@@ -43,6 +43,21 @@ describe('webgpu backend', { skip: skipReason ?? false }, () => {
     }
   });
 
+  test('a kernel that fails on the GPU is reported by the next read', async () => {
+    setBackend('webgpu');
+    try {
+      const backend = getBackend('webgpu') as WebGPUBackend;
+      const x = zeros([4]);
+      const out = backend.createStorage(16);
+      backend.run({ name: 'broken', inputs: [['X', 'f32']], outputs: [['Y', 'f32']], code: '@compute @workgroup_size(1) fn main() { Y[0] = X[0] + undefinedName; }', workgroups: [1] }, [x.storage as never], [out]);
+      await assert.rejects(x.data(), /a kernel failed on the GPU.*undefinedName/s);
+      backend.free(out);
+      assert.deepEqual(await x.data(), new Float32Array(4), 'the error is reported once');
+    } finally {
+      setBackend('cpu');
+    }
+  });
+
   test('bytesInUse follows live tensors, and freed buffers are reused', async () => {
     setBackend('webgpu');
     try {
