@@ -11,6 +11,7 @@
 import type { UnaryGradName, UnaryName } from '../kernels/elementwise.js';
 import { takeArray } from '../array-pool.js';
 import { wasmKernels } from './module.js';
+import { runElementwise } from './split.js';
 import { outputAddress } from './arena.js';
 
 interface ActivationExports {
@@ -71,7 +72,7 @@ export function activationForward(name: ActivationName, x: Float32Array, out: Fl
   const xa = a.copyIn(x);
   const direct = outputAddress(a, out);
   const ya = direct >= 0 ? direct : a.alloc(n * 4);
-  ex.act_fwd(ACTIVATION_OPS[name], xa, ya, n);
+  runElementwise(k, n, (i0, len) => ({ fn: 'act_fwd', args: [ACTIVATION_OPS[name], xa + 4 * i0, ya + 4 * i0, len] }), () => ex.act_fwd(ACTIVATION_OPS[name], xa, ya, n));
   if (direct < 0) out.set(a.f32(ya, n));
   return out;
 }
@@ -89,7 +90,7 @@ export function activationBackward(name: ActivationName, x: Float32Array, dy: Fl
   const dya = a.copyIn(dy.length === n ? dy : dy.subarray(0, n));
   const direct = outputAddress(a, out);
   const dxa = direct >= 0 ? direct : a.alloc(n * 4);
-  ex.act_grad(ACTIVATION_OPS[name], xa, dya, dxa, n);
+  runElementwise(k, n, (i0, len) => ({ fn: 'act_grad', args: [ACTIVATION_OPS[name], xa + 4 * i0, dya + 4 * i0, dxa + 4 * i0, len] }), () => ex.act_grad(ACTIVATION_OPS[name], xa, dya, dxa, n));
   if (direct < 0) out.set(a.f32(dxa, n));
   return out;
 }
