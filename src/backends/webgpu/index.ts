@@ -17,6 +17,7 @@ import './kernels/matmul.js';
 import './kernels/conv2d.js';
 import './kernels/pool2d.js';
 import './kernels/batchnorm.js';
+import './kernels/layernorm.js';
 
 export type { WebGPUInfo, WebGPUFeatures } from './info.js';
 

@@ -175,6 +175,17 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
     }
   });
 
+  test('layer norm (inference kernel)', async () => {
+    for (const shape of [[2, 5, 7, 96], [3, 33], [4, 300]]) {
+      const c = shape[shape.length - 1];
+      const x = randomInput(shape, rng, -2, 3);
+      const weight = randomInput([c], rng, 0.5, 1.5);
+      const bias = randomInput([c], rng);
+      await compareKernel('layerNorm', [x, weight, bias], { eps: 1e-6, hasWeight: true, hasBias: true }, 1e-5, `layerNorm ${shape}`);
+      await compareKernel('layerNorm', [x], { eps: 1e-5, hasWeight: false, hasBias: false }, 1e-5, `layerNorm plain ${shape}`);
+    }
+  });
+
   test('batch norm: train, inference, backward', async () => {
     for (const shape of [[2, 3, 5, 7], [1, 4, 3, 3], [8, 5], [3, 2, 33, 17]]) {
       const c = shape[1];
