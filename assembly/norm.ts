@@ -91,10 +91,15 @@ function segmentSum(p: usize, s: i32): f64 {
  * invStd, varUnbiased: c floats out (varUnbiased NaN when n * s == 1); scratch: 16 bytes.
  */
 export function bn_train_fwd(x: usize, y: usize, gamma: usize, beta: usize, mean: usize, invStd: usize, varUnbiased: usize, scratch: usize, n: i32, c: i32, s: i32, eps: f64): void {
+  bn_train_fwd_part(x, y, gamma, beta, mean, invStd, varUnbiased, scratch, n, c, s, eps, 0, c);
+}
+
+/** bn_train_fwd over the channels [c0, c1) only (a thread-pool task; each with its own scratch). */
+export function bn_train_fwd_part(x: usize, y: usize, gamma: usize, beta: usize, mean: usize, invStd: usize, varUnbiased: usize, scratch: usize, n: i32, c: i32, s: i32, eps: f64, c0: i32, c1: i32): void {
   const count = <f64>n * <f64>s;
   const seg = <usize>s << 2;
   const stride = <usize>(c * s) << 2;
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = c0; ch < c1; ch++) {
     const base = <usize>ch * seg;
     let sum: f64 = 0;
     for (let b = 0; b < n; b++) sum += segmentSum(x + base + <usize>b * stride, s);
@@ -127,9 +132,14 @@ export function bn_train_fwd(x: usize, y: usize, gamma: usize, beta: usize, mean
 
 /** Inference-mode forward with given statistics: y = (x - mean) / sqrt(variance + eps) * gamma + beta. */
 export function bn_inference_fwd(x: usize, y: usize, mean: usize, variance: usize, gamma: usize, beta: usize, n: i32, c: i32, s: i32, eps: f64): void {
+  bn_inference_fwd_part(x, y, mean, variance, gamma, beta, n, c, s, eps, 0, c);
+}
+
+/** bn_inference_fwd over the channels [c0, c1) only (a thread-pool task; each with its own scratch). */
+export function bn_inference_fwd_part(x: usize, y: usize, mean: usize, variance: usize, gamma: usize, beta: usize, n: i32, c: i32, s: i32, eps: f64, c0: i32, c1: i32): void {
   const seg = <usize>s << 2;
   const stride = <usize>(c * s) << 2;
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = c0; ch < c1; ch++) {
     const inv = 1 / Math.sqrt(<f64>load<f32>(variance + (<usize>ch << 2)) + eps);
     const g: f64 = gamma ? <f64>load<f32>(gamma + (<usize>ch << 2)) : 1;
     const scale = <f32>(g * inv);
@@ -181,10 +191,15 @@ export function bn_inference_fwd(x: usize, y: usize, mean: usize, variance: usiz
  * gamma: c floats or 0 (then 1). scratch: 16 bytes.
  */
 export function bn_bwd(dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize, scratch: usize, n: i32, c: i32, s: i32): void {
+  bn_bwd_part(dy, x, mean, invStd, gamma, dx, dgamma, dbeta, scratch, n, c, s, 0, c);
+}
+
+/** bn_bwd over the channels [c0, c1) only (a thread-pool task; each with its own scratch). */
+export function bn_bwd_part(dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize, scratch: usize, n: i32, c: i32, s: i32, c0: i32, c1: i32): void {
   const count = <f64>n * <f64>s;
   const seg = <usize>s << 2;
   const stride = <usize>(c * s) << 2;
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = c0; ch < c1; ch++) {
     const base = <usize>ch * seg;
     const m = load<f32>(mean + (<usize>ch << 2));
     const inv = <f64>load<f32>(invStd + (<usize>ch << 2));

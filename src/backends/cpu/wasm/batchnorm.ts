@@ -12,6 +12,8 @@ import {
 } from '../kernels/batchnorm.js';
 import { kernelsWith, type WasmKernels } from './module.js';
 import { copyOutF32, finishOutput, outputSlot } from './arena.js';
+import { kernelPool } from './threads.js';
+import { splitRange, taskParts } from './gemm.js';
 
 interface NormExports {
   bn_train_fwd(x: number, y: number, gamma: number, beta: number, mean: number, invStd: number, varUnbiased: number, scratch: number, n: number, c: number, s: number, eps: number): void;
@@ -20,6 +22,27 @@ interface NormExports {
 }
 
 
+
+/** Elements from which batch norm is split over the thread pool by channels. */
+const THREAD_MIN_ELEMENTS = 1 << 16;
+
+/**
+ * Runs a per-channel kernel over channels [0, c): on the calling thread, or in channel ranges
+ * over the pool (each range computes its channels exactly as one call would).
+ */
+function splitChannels(k: WasmKernels, c: number, size: number, call: (c0: number, c1: number) => [string, number[]]): void {
+  const pool = size >= THREAD_MIN_ELEMENTS && c > 1 ? kernelPool(k) : null;
+  if (!pool) {
+    const [fn, args] = call(0, c);
+    (k.exports[fn] as (...xs: number[]) => void)(...args);
+    return;
+  }
+  const cuts = splitRange(c, 1, taskParts(pool));
+  pool.run(cuts.slice(1).map((end, j) => {
+    const [fn, args] = call(cuts[j], end);
+    return { fn, args };
+  }));
+}
 
 const kernels = (): { k: WasmKernels; ex: NormExports } | null => kernelsWith<NormExports>();
 
@@ -38,7 +61,7 @@ export function batchNormTrainForward(
 ): { y: Float32Array; mean: Float32Array; invStd: Float32Array; varUnbiased: Float32Array } {
   const wk = kernels();
   if (!wk) return refBatchNormTrainForward(x, shape, gamma, beta, eps) as { y: Float32Array; mean: Float32Array; invStd: Float32Array; varUnbiased: Float32Array };
-  const { k, ex } = wk;
+  const { k } = wk;
   const { n, c, s, size } = batchNormLayout(shape, x.length);
   const a = k.arena;
   a.reset();
@@ -47,8 +70,7 @@ export function batchNormTrainForward(
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
   const y = outputSlot(a, 'float32', size);
   const stats = a.alloc(3 * c * 4);
-  const scratch = a.alloc(16);
-  ex.bn_train_fwd(xa, y.address, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, scratch, n, c, s, eps);
+  splitChannels(k, c, size, (c0, c1) => ['bn_train_fwd_part', [xa, y.address, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, a.alloc(16), n, c, s, eps, c0, c1]]);
   return {
     y: finishOutput(a, y),
     mean: copyOutF32(a.f32(stats, c)),
@@ -69,7 +91,7 @@ export function batchNormInferenceForward(
 ): Float32Array {
   const wk = kernels();
   if (!wk) return refBatchNormInferenceForward(x, shape, mean, variance, gamma, beta, eps) as Float32Array;
-  const { k, ex } = wk;
+  const { k } = wk;
   const { n, c, s, size } = batchNormLayout(shape, x.length);
   const a = k.arena;
   a.reset();
@@ -79,7 +101,7 @@ export function batchNormInferenceForward(
   const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
   const y = outputSlot(a, 'float32', size);
-  ex.bn_inference_fwd(xa, y.address, ma, va, ga, ba, n, c, s, eps);
+  splitChannels(k, c, size, (c0, c1) => ['bn_inference_fwd_part', [xa, y.address, ma, va, ga, ba, n, c, s, eps, c0, c1]]);
   return finishOutput(a, y);
 }
 
@@ -94,7 +116,7 @@ export function batchNormBackward(
 ): { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array } {
   const wk = kernels();
   if (!wk) return refBatchNormBackward(dy, x, shape, mean, invStd, gamma) as { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array };
-  const { k, ex } = wk;
+  const { k } = wk;
   const { n, c, s, size } = batchNormLayout(shape, x.length);
   if (dy.length < size) throw new Error('batchNormBackward: dy is smaller than x');
   const a = k.arena;
@@ -106,7 +128,6 @@ export function batchNormBackward(
   const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
   const dx = outputSlot(a, 'float32', size);
   const grads = a.alloc(2 * c * 4);
-  const scratch = a.alloc(16);
-  ex.bn_bwd(dya, xa, ma, ia, ga, dx.address, grads, grads + c * 4, scratch, n, c, s);
+  splitChannels(k, c, size, (c0, c1) => ['bn_bwd_part', [dya, xa, ma, ia, ga, dx.address, grads, grads + c * 4, a.alloc(16), n, c, s, c0, c1]]);
   return { dx: finishOutput(a, dx), dgamma: copyOutF32(a.f32(grads, c)), dbeta: copyOutF32(a.f32(grads + c * 4, c)) };
 }

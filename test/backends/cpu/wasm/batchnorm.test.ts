@@ -191,3 +191,27 @@ test('batchNorm through the ops: training forward, running statistics, gradients
     });
   }
 });
+
+test('batch norm split over the thread pool by channels equals the single-threaded result bit for bit', async () => {
+  requireWasm();
+  const { setNumThreads } = await import('../../../../src/index.js');
+  const rng = new Rng(77);
+  const shape = [4, 13, 37, 41];
+  const size = shape.reduce((a, b) => a * b, 1);
+  const x = randomF32(rng, size, 0.3, 2);
+  const dy = randomF32(rng, size);
+  const gamma = randomF32(rng, 13);
+  const beta = randomF32(rng, 13);
+  const run = (): Float32Array[] => {
+    const t = batchNormTrainForward(x, shape, gamma, beta, 1e-5);
+    const b = batchNormBackward(dy, x, shape, t.mean, t.invStd, gamma);
+    const inf = batchNormInferenceForward(x, shape, t.mean, t.varUnbiased, gamma, beta, 1e-5);
+    return [t.y, t.mean, t.invStd, b.dx, b.dgamma, b.dbeta, inf].map((a) => a.slice());
+  };
+  await setNumThreads(1);
+  const one = run();
+  await setNumThreads(2);
+  const two = run();
+  await setNumThreads(1);
+  assert.deepEqual(two, one);
+});
