@@ -14,6 +14,7 @@ import { batchNormBackward, batchNormInferenceForward, batchNormTrainForward } f
 import type { Conv2dParams, FloatArray, Pool2dParams } from './kernels/types.js';
 import { takeArray } from './array-pool.js';
 import { layerNormForward } from './kernels/layernorm.js';
+import { wasmAdd, WASM_ADD_MIN_SIZE } from './wasm/elementwise.js';
 import { activationBackward, activationForward, useWasmActivation, type ActivationName } from './wasm/activation.js';
 import { avgPool2dBackward as wasmAvgPool2dBackward, avgPool2dForward as wasmAvgPool2dForward, maxPool2dForward as wasmMaxPool2dForward } from './wasm/pool.js';
 import {
@@ -45,6 +46,11 @@ const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * 
 
 cpu('binary', (_b, [a, c], attrs) => {
   const outShape = attrs.outShape as number[];
+  const n = sizeOf(outShape);
+  if (attrs.op === 'add' && n >= WASM_ADD_MIN_SIZE && sizeOf(a.shape) === n && sizeOf(c.shape) === n && !attrs.outDtype) {
+    const wasm = wasmFor(a, c);
+    if (wasm) return [{ values: wasmAdd(wasm, f32(a), f32(c)), shape: outShape }];
+  }
   const dtype = (attrs.outDtype as DType | undefined) ?? a.dtype;
   const out = takeArray(dtype, sizeOf(outShape), false);
   binary(attrs.op as BinaryName, v(a), a.shape, v(c), c.shape, out, outShape);
