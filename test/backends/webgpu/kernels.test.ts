@@ -67,6 +67,7 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
     await compareKernel('fill', [], { shape: [5], dtype: 'int32', value: 7 });
     await compareKernel('fill', [], { shape: [0, 3], dtype: 'float32', value: 1 });
     await compareKernel('oneHot', [intInput([9], rng, 5)], { numClasses: 5, on: 0.9, off: 0.025, dtype: 'float32' });
+    await compareKernel('oneHot', [{ values: new Uint8Array([3, 0, 9, 9, 1, 250 % 10, 7]), shape: [7] }], { numClasses: 10, on: 1, off: 0, dtype: 'float32' }, 0, 'oneHot of uint8 labels');
     await compareKernel('dropoutMask', [], { shape: [4, 33], p: 0.3, seed: 12345, dtype: 'float32' }, 0);
   });
 

@@ -11,16 +11,20 @@ gpuKernel('oneHot', (b, [labels], attrs) => {
   const t = wgslType(dtype, 'oneHot');
   const out = b.output([...labels.shape, numClasses], dtype);
   const n = sizeOf(labels.shape) * numClasses;
+  // uint8 labels (as IDX files hold them) are stored four to a word.
+  const bytes = labels.dtype === 'uint8';
+  const label = bytes ? 'i32((L[row / 4u] >> (8u * (row % 4u))) & 255u)' : 'i32(L[row])';
   b.run(
     {
-      name: 'oneHot',
-      inputs: [['L', wgslType(labels.dtype, 'oneHot')]],
+      name: bytes ? 'oneHot_u8' : 'oneHot',
+      inputs: [['L', bytes ? 'u32' : wgslType(labels.dtype, 'oneHot')]],
       outputs: [['Y', t]],
       uniforms: [['n', 'u32', n], ['classes', 'u32', numClasses], ['on', 'f32', attrs.on as number], ['off', 'f32', attrs.off as number]],
       code: `${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.n) { return; }
-  let hit = i32(L[i / P.classes]) == i32(i % P.classes);
+  let row = i / P.classes;
+  let hit = ${label} == i32(i % P.classes);
   Y[i] = ${t}(select(P.off, P.on, hit));
 }`,
       workgroups: grid1d(n),
