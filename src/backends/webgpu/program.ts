@@ -6,14 +6,16 @@
 import type { DType } from '../../tensor/dtype.js';
 
 export type WgslScalar = 'f32' | 'i32' | 'u32';
+/** Element types of storage arrays: scalars, or four floats for vectorised element-wise programs. */
+export type WgslElement = WgslScalar | 'vec4<f32>';
 
 export interface Program {
   /** Names the program in errors and GPU debug labels. */
   name: string;
   /** Read-only storage arrays, bound in order: [name, element type]. */
-  inputs: readonly (readonly [string, WgslScalar])[];
+  inputs: readonly (readonly [string, WgslElement])[];
   /** Read-write storage arrays, bound after the inputs. */
-  outputs: readonly (readonly [string, WgslScalar])[];
+  outputs: readonly (readonly [string, WgslElement])[];
   /** Scalars reachable in WGSL as P.<name>. */
   uniforms?: readonly (readonly [string, WgslScalar, number])[];
   /** WGSL with an entry point `main` (and any helper functions). */

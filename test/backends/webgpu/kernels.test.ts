@@ -20,7 +20,9 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
   test('unary: every op', async () => {
     const ops = ['neg', 'exp', 'abs', 'square', 'sign', 'relu', 'relu6', 'sigmoid', 'tanh', 'silu', 'gelu', 'hardswish', 'hardsigmoid'];
     const x = randomInput([3, 5, 7], rng, -7, 7);
+    const x4 = randomInput([2, 6], rng, -7, 7); // a multiple of 4: the vec4 programs
     for (const op of ops) await compareKernel('unary', [x], { op }, 1e-5, `unary ${op}`);
+    for (const op of ops) await compareKernel('unary', [x4], { op }, 1e-5, `unary vec4 ${op}`);
     for (const op of ['log', 'sqrt', 'rsqrt', 'reciprocal']) await compareKernel('unary', [positive([2, 9])], { op }, 1e-5, `unary ${op}`);
     // tanh and gelu near 0, where formulas through exp lose relative accuracy.
     await compareKernel('unary', [randomInput([1, 33], rng, -1e-3, 1e-3)], { op: 'tanh' }, 1e-5, 'tanh near 0');
@@ -28,7 +30,8 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
 
   test('unaryGrad: every activation', async () => {
     for (const op of ['relu', 'relu6', 'sigmoid', 'tanh', 'silu', 'gelu', 'hardswish', 'hardsigmoid']) {
-      await compareKernel('unaryGrad', [randomInput([4, 13], rng, -8, 8), randomInput([4, 13], rng)], { op }, 1e-5, `unaryGrad ${op}`);
+      await compareKernel('unaryGrad', [randomInput([4, 13], rng, -8, 8), randomInput([4, 13], rng)], { op }, 1e-5, `unaryGrad vec4 ${op}`);
+      await compareKernel('unaryGrad', [randomInput([3, 5], rng, -8, 8), randomInput([3, 5], rng)], { op }, 1e-5, `unaryGrad ${op}`);
     }
   });
 
@@ -39,6 +42,8 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
 
   test('affine and cast', async () => {
     await compareKernel('affine', [randomInput([7, 3], rng)], { scale: -2.5, shift: 0.75 });
+    await compareKernel('affine', [randomInput([4, 4], rng)], { scale: 1.5, shift: -2 }, 1e-5, 'affine vec4');
+    await compareKernel('affine', [intInput([5], rng, 50)], { scale: 3, shift: 1 }, 0, 'affine int32');
     await compareKernel('cast', [randomInput([11], rng, -9, 9)], { dtype: 'int32' });
     await compareKernel('cast', [intInput([11], rng, 100)], { dtype: 'float32' });
     await compareKernel('cast', [intInput([13], rng, 300)], { dtype: 'uint8' });
@@ -47,6 +52,7 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
   test('binary: every op with broadcasting', async () => {
     const shapes: [number[], number[], number[]][] = [
       [[3, 5], [3, 5], [3, 5]],
+      [[2, 6], [2, 6], [2, 6]],
       [[2, 3, 5], [5], [2, 3, 5]],
       [[2, 3, 5], [3, 1], [2, 3, 5]],
       [[1], [4, 3], [4, 3]],

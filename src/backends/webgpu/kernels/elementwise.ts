@@ -1,77 +1,70 @@
 /** Element-wise kernels: unary, unaryGrad, affine, binary (broadcasting), cast, fill. */
 import type { DType } from '../../../tensor/dtype.js';
-import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type Program, type WgslScalar } from '../program.js';
+import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type Program, type WgslElement, type WgslScalar } from '../program.js';
 import { MATH_WGSL, unaryExpr, unaryGradExpr } from './math.js';
 import { gpuKernel, sizeOf, storageOf } from './util.js';
 
-gpuKernel('unary', (b, [x], attrs) => {
-  const t = wgslType(x.dtype, 'unary');
-  const n = sizeOf(x.shape);
-  const out = b.output(x.shape, x.dtype);
-  b.run(
-    {
-      name: `unary_${attrs.op}`,
-      inputs: [['X', t]],
-      outputs: [['Y', t]],
-      uniforms: [['n', 'u32', n]],
-      code: `${MATH_WGSL}\n${FLAT_INDEX}\n${MAIN_1D} {
+/**
+ * An element-wise program: out[i] = expr over same-shaped inputs, each element bound to a WGSL
+ * name (`x`, `dy`) as f32. float32 tensors whose size is a multiple of 4 are read and written
+ * as vec4<f32> (four elements per thread, wider memory accesses).
+ */
+function mapProgram(
+  name: string,
+  dtype: DType,
+  n: number,
+  inputs: readonly (readonly [binding: string, element: string])[],
+  expr: string,
+  uniforms: readonly (readonly [string, WgslScalar, number])[] = [],
+  helpers = '',
+): Program {
+  const t = wgslType(dtype, name);
+  const vec4 = t === 'f32' && n % 4 === 0 && n > 0;
+  const bindings = inputs.map(([binding]): [string, WgslElement] => [binding, vec4 ? 'vec4<f32>' : t]);
+  const count = vec4 ? n / 4 : n;
+  const body = vec4
+    ? `${inputs.map(([binding]) => `let ${binding}4 = ${binding}[i];`).join(' ')}
+  var r: vec4<f32>;
+  for (var k = 0u; k < 4u; k++) {
+    ${inputs.map(([binding, element]) => `let ${element} = ${binding}4[k];`).join(' ')}
+    r[k] = ${expr};
+  }
+  Y[i] = r;`
+    : `${inputs.map(([binding, element]) => `let ${element} = f32(${binding}[i]);`).join(' ')}
+  Y[i] = ${t}(${expr});`;
+  return {
+    name: `${name}${vec4 ? '_vec4' : ''}`,
+    inputs: bindings,
+    outputs: [['Y', vec4 ? 'vec4<f32>' : t]],
+    uniforms: [['n', 'u32', count], ...uniforms],
+    code: `${helpers}\n${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.n) { return; }
-  let x = f32(X[i]);
-  Y[i] = ${t}(${unaryExpr(attrs.op as string)});
+  ${body}
 }`,
-      workgroups: grid1d(n),
-    },
-    [storageOf(x)],
-    [out.storage],
-  );
+    workgroups: grid1d(count),
+  };
+}
+
+gpuKernel('unary', (b, [x], attrs) => {
+  const out = b.output(x.shape, x.dtype);
+  const program = mapProgram(`unary_${attrs.op}`, x.dtype, sizeOf(x.shape), [['X', 'x']], unaryExpr(attrs.op as string), [], MATH_WGSL);
+  b.run(program, [storageOf(x)], [out.storage]);
   return [out];
 });
 
 gpuKernel('unaryGrad', (b, [x, dy], attrs) => {
-  const t = wgslType(x.dtype, 'unaryGrad');
-  const n = sizeOf(x.shape);
   const out = b.output(x.shape, x.dtype);
-  b.run(
-    {
-      name: `unaryGrad_${attrs.op}`,
-      inputs: [['X', t], ['DY', t]],
-      outputs: [['DX', t]],
-      uniforms: [['n', 'u32', n]],
-      code: `${MATH_WGSL}\n${FLAT_INDEX}\n${MAIN_1D} {
-  let i = flatIndex(gid, nwg);
-  if (i >= P.n) { return; }
-  let x = f32(X[i]);
-  DX[i] = ${t}(f32(DY[i]) * (${unaryGradExpr(attrs.op as string)}));
-}`,
-      workgroups: grid1d(n),
-    },
-    [storageOf(x), storageOf(dy)],
-    [out.storage],
-  );
+  const expr = `dy * (${unaryGradExpr(attrs.op as string)})`;
+  const program = mapProgram(`unaryGrad_${attrs.op}`, x.dtype, sizeOf(x.shape), [['X', 'x'], ['DY', 'dy']], expr, [], MATH_WGSL);
+  b.run(program, [storageOf(x), storageOf(dy)], [out.storage]);
   return [out];
 });
 
 gpuKernel('affine', (b, [x], attrs) => {
-  const t = wgslType(x.dtype, 'affine');
-  const n = sizeOf(x.shape);
   const out = b.output(x.shape, x.dtype);
-  b.run(
-    {
-      name: 'affine',
-      inputs: [['X', t]],
-      outputs: [['Y', t]],
-      uniforms: [['n', 'u32', n], ['scale', 'f32', attrs.scale as number], ['shift', 'f32', attrs.shift as number]],
-      code: `${FLAT_INDEX}\n${MAIN_1D} {
-  let i = flatIndex(gid, nwg);
-  if (i >= P.n) { return; }
-  Y[i] = ${t}(f32(X[i]) * P.scale + P.shift);
-}`,
-      workgroups: grid1d(n),
-    },
-    [storageOf(x)],
-    [out.storage],
-  );
+  const uniforms: [string, WgslScalar, number][] = [['scale', 'f32', attrs.scale as number], ['shift', 'f32', attrs.shift as number]];
+  b.run(mapProgram('affine', x.dtype, sizeOf(x.shape), [['X', 'x']], 'x * P.scale + P.shift', uniforms), [storageOf(x)], [out.storage]);
   return [out];
 });
 
@@ -130,6 +123,10 @@ gpuKernel('binary', (b, [a, c], attrs) => {
   const out = b.output(outShape, outDtype);
   const sa = sizeOf(a.shape);
   const sc = sizeOf(c.shape);
+  if (sa === n && sc === n && t === 'f32' && to === 'f32') {
+    b.run(mapProgram(`binary_${attrs.op}`, 'float32', n, [['A', 'a'], ['B', 'b']], binaryExpr(attrs.op as string, 'f32'), [], MATH_WGSL), [storageOf(a), storageOf(c)], [out.storage]);
+    return [out];
+  }
   const uniforms: [string, WgslScalar, number][] = [['n', 'u32', n]];
   let indexing: string;
   let kind: string;
