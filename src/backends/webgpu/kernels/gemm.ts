@@ -5,7 +5,9 @@
  * all instances of it.
  *
  * Each workgroup of 16 x 16 threads computes a 64 x 64 tile of Y; each thread a 4 x 4 block held
- * in registers. K advances in steps of 16 through tiles of A and B staged in workgroup memory.
+ * in registers (four vec4 rows). K advances in steps of 16 through tiles of A and B staged in
+ * workgroup memory as vec4s, so each thread reads its 4 rows of A and 4 columns of B as one
+ * 16-byte load each.
  */
 import type { Program, WgslScalar } from '../program.js';
 
@@ -49,8 +51,8 @@ export function gemmProgram(g: GemmSpec): Program {
     uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ['splits', 'u32', splits], ['kPerSplit', 'u32', kPerSplit], ...g.uniforms],
     code: `var<private> split: u32;
 ${g.code}
-var<workgroup> As: array<f32, ${TILE_K * TILE}>;
-var<workgroup> Bs: array<f32, ${TILE_K * TILE}>;
+var<workgroup> As: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
 @compute @workgroup_size(${THREADS}, ${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let batch = wg.z / P.splits;
   // A let for the loop bounds: a private var would not count as workgroup-uniform for the barriers.
@@ -61,7 +63,8 @@ var<workgroup> Bs: array<f32, ${TILE_K * TILE}>;
   let row0 = wg.y * ${TILE}u;
   let col0 = wg.x * ${TILE}u;
   let tid = lid.y * ${THREADS}u + lid.x;
-  var acc: array<f32, ${PER_THREAD * PER_THREAD}>;
+  // acc[i] holds row i of this thread's 4 x 4 block.
+  var acc: array<vec4<f32>, ${PER_THREAD}>;
   for (var k0 = kBegin; k0 < kEnd; k0 += ${TILE_K}u) {
     for (var l = 0u; l < ${loads}u; l++) {
       let e = tid + l * ${THREADS * THREADS}u;
@@ -69,26 +72,18 @@ var<workgroup> Bs: array<f32, ${TILE_K * TILE}>;
       let ak = e % ${TILE_K}u;
       var a = 0.0;
       if (row0 + am < P.M && k0 + ak < kEnd) { a = loadA(batch, row0 + am, k0 + ak); }
-      As[ak * ${TILE}u + am] = a;
+      As[ak * ${TILE / 4}u + am / 4u][am % 4u] = a;
       let bk = e / ${TILE}u;
       let bn = e % ${TILE}u;
       var b = 0.0;
       if (k0 + bk < kEnd && col0 + bn < P.N) { b = loadB(batch, k0 + bk, col0 + bn); }
-      Bs[bk * ${TILE}u + bn] = b;
+      Bs[bk * ${TILE / 4}u + bn / 4u][bn % 4u] = b;
     }
     workgroupBarrier();
     for (var k = 0u; k < ${TILE_K}u; k++) {
-      var a: array<f32, ${PER_THREAD}>;
-      var b: array<f32, ${PER_THREAD}>;
-      for (var i = 0u; i < ${PER_THREAD}u; i++) {
-        a[i] = As[k * ${TILE}u + lid.y * ${PER_THREAD}u + i];
-        b[i] = Bs[k * ${TILE}u + lid.x * ${PER_THREAD}u + i];
-      }
-      for (var i = 0u; i < ${PER_THREAD}u; i++) {
-        for (var j = 0u; j < ${PER_THREAD}u; j++) {
-          acc[i * ${PER_THREAD}u + j] = fma(a[i], b[j], acc[i * ${PER_THREAD}u + j]);
-        }
-      }
+      let a = As[k * ${TILE / 4}u + lid.y];
+      let b = Bs[k * ${TILE / 4}u + lid.x];
+      for (var i = 0u; i < ${PER_THREAD}u; i++) { acc[i] = fma(vec4<f32>(a[i]), b, acc[i]); }
     }
     workgroupBarrier();
   }
@@ -96,7 +91,7 @@ var<workgroup> Bs: array<f32, ${TILE_K * TILE}>;
     let m = row0 + lid.y * ${PER_THREAD}u + i;
     for (var j = 0u; j < ${PER_THREAD}u; j++) {
       let n = col0 + lid.x * ${PER_THREAD}u + j;
-      if (m < P.M && n < P.N) { store(batch, m, n, acc[i * ${PER_THREAD}u + j]); }
+      if (m < P.M && n < P.N) { store(batch, m, n, acc[i][j]); }
     }
   }
 }`,
