@@ -126,6 +126,7 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
     { name: 'depthwise', p: { inShape: [2, 6, 7, 7], weightShape: [6, 1, 3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 6 } },
     { name: 'depthwise multiplier 2', p: { inShape: [1, 3, 5, 6], weightShape: [6, 1, 3, 3], stride: [1, 1], padding: [0, 1], dilation: [1, 1], groups: 3 } },
     { name: 'long K (split-K weight gradient)', p: { inShape: [4, 8, 24, 20], weightShape: [16, 8, 3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } },
+    { name: '1x1 grouped', p: { inShape: [2, 4, 5, 3], weightShape: [6, 2, 1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 2 } },
     { name: '1x1 wide', p: { inShape: [1, 70, 5, 5], weightShape: [65, 70, 1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
   ];
 

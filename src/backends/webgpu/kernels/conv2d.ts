@@ -137,9 +137,23 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
     return [out];
   }
   const taps = g.kh * g.kw;
+  // 1x1, stride 1, no padding: the input planes are the column matrix itself, no tap arithmetic.
+  const pointwise = taps === 1 && p.stride[0] === 1 && p.stride[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0;
+  const loadB = pointwise
+    ? `fn loadB(group: u32, k: u32, col: u32) -> f32 {
+  let plane = u32(P.H * P.W);
+  return X[((col / plane) * P.C + group * P.cg + k) * plane + col % plane];
+}`
+    : `fn loadB(group: u32, k: u32, col: u32) -> f32 {
+  let taps = P.kh * P.kw;
+  let plane = u32(P.outH * P.outW);
+  let p = col % plane;
+  let r = k % taps;
+  return inputTap(col / plane, group * P.cg + k / taps, r / P.kw, r % P.kw, i32(p) / P.outW, i32(p) % P.outW);
+}`;
   b.run(
     gemmProgram({
-      name: `conv2d_${ep.key}`,
+      name: `conv2d${pointwise ? '_pointwise' : ''}_${ep.key}`,
       ...io,
       uniforms,
       M: g.og,
@@ -148,13 +162,7 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
       batch: g.groups,
       code: `${IM2COL_WGSL}\n${ep.code}
 fn loadA(group: u32, m: u32, k: u32) -> f32 { return WT[(group * P.og + m) * P.K + k]; }
-fn loadB(group: u32, k: u32, col: u32) -> f32 {
-  let taps = P.kh * P.kw;
-  let plane = u32(P.outH * P.outW);
-  let p = col % plane;
-  let r = k % taps;
-  return inputTap(col / plane, group * P.cg + k / taps, r / P.kw, r % P.kw, i32(p) / P.outW, i32(p) % P.outW);
-}
+${loadB}
 fn store(group: u32, m: u32, col: u32, v: f32) {
   let plane = u32(P.outH * P.outW);
   let o = group * P.og + m;
