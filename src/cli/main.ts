@@ -9,6 +9,7 @@ import { evaluate } from '../train/evaluate.js';
 import { loadCheckpointInto, readCheckpointConfig } from '../train/checkpoint.js';
 import { formatDuration, Progress } from '../train/progress.js';
 import { registerModelsCommand } from './models.js';
+import { deviceOption, useDevice, type Device } from './device.js';
 import { registerSummaryCommand } from './summary.js';
 import { registerPredictCommand } from './predict.js';
 
@@ -44,6 +45,7 @@ function limit(split: Split, n?: number): Split {
 
 /** The train/demo flags: the training config plus what picks data, model and output. */
 interface TrainFlags extends TrainConfig {
+  device: Device;
   dataset: string;
   data?: string;
   model: string;
@@ -73,11 +75,13 @@ function addTrainOptions(cmd: Command, defaults: Partial<TrainFlags>): Command {
     .option('--seed <n>', 'random seed (weights, shuffling, dropout)', integer('--seed', 0), 0)
     .option('--out <dir>', 'write metrics.jsonl, model.safetensors and config.json here', defaults.out)
     .option('--resume', 'continue from the checkpoint in --out', false)
-    .option('--limit-train <n>', 'use only the first n training images', integer('--limit-train'), defaults.limitTrain);
+    .option('--limit-train <n>', 'use only the first n training images', integer('--limit-train'), defaults.limitTrain)
+    .addOption(deviceOption());
 }
 
 async function runTrain(flags: TrainFlags, io: Io): Promise<void> {
   await initThreads(); // the kernels' worker threads join before the first batch
+  await useDevice(flags.device);
   manualSeed(flags.seed);
   const t0 = Date.now();
   const split = limit(await loadDataset(flags.dataset as (typeof DATASETS)[number], { dir: flags.data, seed: flags.seed }), flags.limitTrain);
@@ -149,7 +153,9 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
     .option('--data <dir>', 'directory with the data set files')
     .option('--batch-size <n>', 'batch size', integer('--batch-size'), 256)
     .option('--json', 'print a JSON object instead of text', false)
-    .action(async (flags: { checkpoint: string; dataset?: string; data?: string; batchSize: number; json: boolean }) => {
+    .addOption(deviceOption())
+    .action(async (flags: { checkpoint: string; dataset?: string; data?: string; batchSize: number; json: boolean; device: Device }) => {
+      await useDevice(flags.device);
       const config = await readCheckpointConfig(flags.checkpoint);
       const dataset = flags.dataset ?? config.dataset;
       const split = await loadDataset(dataset as (typeof DATASETS)[number], { dir: flags.data, seed: Number(config.train.seed ?? 0) });

@@ -37,6 +37,7 @@ test('bad arguments give clear errors', async () => {
   await assert.rejects(run(['train', '--dataset', 'cifar']), /unknown data set 'cifar'; choose one of: fashion-mnist, shapes/);
   await assert.rejects(run(['train', '--epochs', '0']), /--epochs must be an integer >= 1/);
   await assert.rejects(run(['train', '--model', 'vgg']), /unknown model 'vgg'; choose one of: canonical-cnn/);
+  await assert.rejects(run(['train', '--device', 'tpu']), /--device <name>' argument 'tpu' is invalid. Allowed choices are cpu, webgpu/);
   await assert.rejects(run(['eval', '--checkpoint', join(tmpdir(), 'fovea-missing-ckpt')]), /no checkpoint in .*config.json is missing/);
 });
 
