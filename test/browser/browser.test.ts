@@ -27,12 +27,12 @@ interface PageResult {
   modelErr: number;
 }
 
-async function bundle(): Promise<string> {
-  const out = await build({ entryPoints: [root + 'test/browser/page.ts'], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
+async function bundle(page = 'page.ts'): Promise<string> {
+  const out = await build({ entryPoints: [root + 'test/browser/' + page], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
   return out.outputFiles[0].text;
 }
 
-function serve(script: string, onResult: (r: PageResult) => void): Promise<Server> {
+function serve<R>(script: string, onResult: (r: R) => void): Promise<Server> {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.searchParams.get('isolated') === '1' || req.headers.referer?.includes('isolated=1')) {
@@ -44,7 +44,7 @@ function serve(script: string, onResult: (r: PageResult) => void): Promise<Serve
       let body = '';
       for await (const chunk of req) body += chunk;
       res.end('ok');
-      onResult(JSON.parse(body) as PageResult);
+      onResult(JSON.parse(body) as R);
     } else if (url.pathname === '/') {
       res.setHeader('Content-Type', 'text/html');
       res.end('<!doctype html><script type="module" src="/page.js"></script>');
@@ -68,13 +68,14 @@ function serve(script: string, onResult: (r: PageResult) => void): Promise<Serve
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function runPage(script: string, isolated: boolean): Promise<PageResult> {
-  let resolveResult!: (r: PageResult) => void;
-  const result = new Promise<PageResult>((r) => (resolveResult = r));
-  const server = await serve(script, resolveResult);
+async function runPage<R = PageResult>(script: string, isolated: boolean, extraArgs: string[] = []): Promise<R> {
+  let resolveResult!: (r: R) => void;
+  const result = new Promise<R>((r) => (resolveResult = r));
+  const server = await serve<R>(script, resolveResult);
   const port = (server.address() as { port: number }).port;
-  const browser = spawn(chromium!, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=/tmp/fovea-chromium-${process.pid}-${isolated ? 1 : 0}`, `http://127.0.0.1:${port}/?isolated=${isolated ? 1 : 0}`], { stdio: 'ignore' });
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the page did not report within 60 s')), 60_000).unref());
+  const profile = `--user-data-dir=/tmp/fovea-chromium-${process.pid}-${isolated ? 1 : 0}-${extraArgs.length}`;
+  const browser = spawn(chromium!, ['--headless=new', '--no-sandbox', '--no-first-run', ...(extraArgs.length ? extraArgs : ['--disable-gpu']), profile, `http://127.0.0.1:${port}/?isolated=${isolated ? 1 : 0}`], { stdio: 'ignore' });
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the page did not report within 120 s')), 120_000).unref());
   try {
     return await Promise.race([result, timeout]);
   } finally {
@@ -100,4 +101,30 @@ test('fovea runs in Chromium: shared-memory build with Web Workers when isolated
   for (const r of [isolated, plain]) {
     assert.ok(r.convErr < 1e-4 && r.matmulErr < 1e-4 && r.modelErr < 1e-4, `wasm vs reference in the browser: ${JSON.stringify(r)}`);
   }
+});
+
+interface WebGpuPageResult {
+  error?: string;
+  adapter: unknown;
+  reason?: string;
+  cpuFallbackLoss?: number;
+  logitsErr?: number;
+  lossCpu?: number;
+  lossGpu?: number;
+  updateErr?: number;
+}
+
+test('fovea on WebGPU in Chromium: resnet8 inference and one training step equal the cpu backend (or the CPU fallback without an adapter)', { skip: chromium ? false : 'Chromium not found: apt-get install chromium (or set CHROMIUM=/path/to/chrome)' }, async (t) => {
+  const script = await bundle('webgpu-page.ts');
+  const r = await runPage<WebGpuPageResult>(script, true, ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader']);
+  t.diagnostic(`webgpu page: ${JSON.stringify(r)}`);
+  assert.equal(r.error, undefined, r.error ?? '');
+  if (r.adapter === null) {
+    assert.ok(Number.isFinite(r.cpuFallbackLoss), 'without an adapter the cpu backend still runs');
+    t.diagnostic(`no WebGPU adapter in this Chromium (${r.reason}); the GPU comparison was not run`);
+    return;
+  }
+  assert.ok(r.logitsErr! < 1e-4, `logits differ by ${r.logitsErr}`);
+  assert.ok(Math.abs(r.lossGpu! - r.lossCpu!) <= 1e-5 * Math.abs(r.lossCpu!), `loss cpu ${r.lossCpu}, webgpu ${r.lossGpu}`);
+  assert.ok(r.updateErr! < 1e-4, `updated weights differ by ${r.updateErr}`);
 });
