@@ -1,4 +1,5 @@
 import type { TypedArray } from '../../../tensor/dtype.js';
+import { broadcastStrides } from '../../strides.js';
 
 export type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow' | 'greater' | 'less' | 'equal';
 
@@ -14,18 +15,6 @@ const BINARY: Record<BinaryName, (a: number, b: number) => number> = {
   less: (a, b) => (a < b ? 1 : 0),
   equal: (a, b) => (a === b ? 1 : 0),
 };
-
-/** Row-major strides of `shape` aligned to `rank`, with 0 where the axis is broadcast. */
-function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const rank = outShape.length;
-  const strides = new Array<number>(rank).fill(0);
-  let stride = 1;
-  for (let i = shape.length - 1, o = rank - 1; i >= 0; i--, o--) {
-    strides[o] = shape[i] === 1 && outShape[o] !== 1 ? 0 : stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
 
 /** out[i] = f(a[ia], b[ib]) with NumPy broadcasting; `out` is preallocated with outShape's size. */
 export function binary(

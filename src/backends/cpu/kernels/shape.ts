@@ -1,14 +1,5 @@
 import type { TypedArray } from '../../../tensor/dtype.js';
-
-function stridesOf(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
-}
+import { stridesOf } from '../../strides.js';
 
 /** out = x.permute(perm), contiguous. */
 export function transpose(x: TypedArray, shape: readonly number[], perm: readonly number[], out: TypedArray): void {

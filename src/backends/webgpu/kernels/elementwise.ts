@@ -1,4 +1,5 @@
 /** Element-wise kernels: unary, unaryGrad, affine, binary (broadcasting), cast, fill. */
+import { broadcastStrides } from '../../strides.js';
 import type { DType } from '../../../tensor/dtype.js';
 import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type Program, type WgslElement, type WgslScalar } from '../program.js';
 import { MATH_WGSL, unaryExpr, unaryGradExpr } from './math.js';
@@ -85,21 +86,6 @@ function binaryExpr(op: string, t: WgslScalar): string {
     case 'equal': return `select(${zero}, ${one}, a == b)`;
     default: throw new Error(`binary: unknown op '${op}' on the webgpu backend`);
   }
-}
-
-/**
- * Strides of `shape` broadcast to `outShape` (0 on broadcast axes), after dropping the
- * leading axes of size 1 and merging nothing: ranks stay small in CNNs.
- */
-function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const rank = outShape.length;
-  const strides = new Array<number>(rank).fill(0);
-  let stride = 1;
-  for (let i = shape.length - 1, o = rank - 1; i >= 0; i--, o--) {
-    strides[o] = shape[i] === 1 && outShape[o] !== 1 ? 0 : stride;
-    stride *= shape[i];
-  }
-  return strides;
 }
 
 /**

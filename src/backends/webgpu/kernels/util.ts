@@ -14,20 +14,11 @@ export const storageOf = (t: KernelTensor): WebGPUStorage => t.storage as WebGPU
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** Row-major strides of `shape`. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
-}
-
 /** A WGSL f32 literal of `v` (finite values only). */
 export function f32Literal(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`internal: ${v} has no WGSL f32 literal`);
   const s = Math.fround(v).toString();
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
+
+export { stridesOf } from '../../strides.js';
