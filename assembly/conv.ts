@@ -19,7 +19,7 @@
 // 12 kdim = channels per group * kh * kw, 13 outH * outW, 14 pointwise (1x1, stride 1, no
 // padding: the input planes are the column matrix), 15 batch size.
 
-import { gemm_f32, gemm_tile } from './gemm';
+import { gemm_f32, gemm_tile, gemm_tile_clamped } from './gemm';
 
 /** First output position o in [0, outSize) with o * stride + shift >= 0. */
 // @ts-ignore: decorator
@@ -232,7 +232,8 @@ export function col2im_part_f32(geom: usize, c0: i32, c1: i32, cols: usize, dx: 
 
 /**
  * Forward convolution of images [b0, b1) (every group): im2col into cols (kdim * outH * outW
- * floats; unused when pointwise), then the GEMM with the packed weights and the bias into y.
+ * floats; unused when pointwise), then the GEMM with the packed weights and the bias into y,
+ * clamped to [lo, hi] when the descriptor asks (slots 16-18: a fused ReLU / ReLU6).
  * scratch: gemm_tile_scratch_bytes(kdim, outH * outW, false) bytes. cols and scratch private.
  */
 export function conv2d_forward_images(desc: usize, b0: i32, b1: i32, cols: usize, scratch: usize): void {
@@ -240,6 +241,7 @@ export function conv2d_forward_images(desc: usize, b0: i32, b1: i32, cols: usize
   const packed = <usize>load<u32>(desc, 12), packedBytes = <usize>load<u32>(desc, 16), bias = <usize>load<u32>(desc, 20);
   const c = load<i32>(desc, 24), o = load<i32>(desc, 28), groups = load<i32>(desc, 32), cg = load<i32>(desc, 36), og = load<i32>(desc, 40);
   const plane = <usize>load<u32>(desc, 44), kdim = load<i32>(desc, 48), npos = load<i32>(desc, 52), pointwise = load<i32>(desc, 56) != 0;
+  const clamp = load<i32>(desc, 64) != 0, lo = load<f32>(desc, 68), hi = load<f32>(desc, 72);
   for (let b = b0; b < b1; b++) {
     for (let gi = 0; gi < groups; gi++) {
       const xg = x + ((<usize>(b * c + gi * cg) * plane) << 2);
@@ -249,7 +251,7 @@ export function conv2d_forward_images(desc: usize, b0: i32, b1: i32, cols: usize
         src = cols;
       }
       const yg = y + ((<usize>(b * o + gi * og) * <usize>npos) << 2);
-      gemm_tile(og, npos, kdim, 1, packed + <usize>gi * packedBytes, 0, false, src, npos, 0, yg, npos, 0, og, 0, npos, bias ? bias + (<usize>(gi * og) << 2) : 0, scratch);
+      gemm_tile_clamped(og, npos, kdim, 1, packed + <usize>gi * packedBytes, 0, false, src, npos, 0, yg, npos, 0, og, 0, npos, bias ? bias + (<usize>(gi * og) << 2) : 0, scratch, clamp, lo, hi);
     }
   }
 }

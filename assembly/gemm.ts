@@ -72,7 +72,13 @@ import { madd } from './fma';
   return (K + blocks - 1) / blocks;
 }
 
-/** Stores alpha * x + bias (+ beta * old) at p + off (4 floats). */
+// Clamp epilogue (ReLU = [0, inf), ReLU6 = [0, 6]) applied by the stores of the last K block.
+// Globals are per instance, i.e. per thread: each task sets them for its own GEMM calls.
+let clampNow: bool = false;
+let clampLo: f32 = 0;
+let clampHi: f32 = 0;
+
+/** Stores alpha * x + bias (+ beta * old) at p + off (4 floats), clamped when clampNow. */
 // @ts-ignore: decorator
 @inline function finish(p: usize, off: usize, x: v128, va: v128, alphaOne: bool, bv: v128, beta: f32, vb: v128): void {
   let y = alphaOne ? x : f32x4.mul(x, va);
@@ -81,6 +87,7 @@ import { madd } from './fma';
     const old = v128.load(p + off);
     y = f32x4.add(y, beta == 1 ? old : f32x4.mul(old, vb));
   }
+  if (clampNow) y = f32x4.min(f32x4.max(y, f32x4.splat(clampLo)), f32x4.splat(clampHi));
   v128.store(p + off, y);
 }
 
@@ -94,6 +101,7 @@ function finishEdge(tile: usize, tileN: i32, c: usize, ldc: usize, alpha: f32, b
       const o = <usize>j << 2;
       let y = alpha * load<f32>(t + o) + bv;
       if (beta != 0) y += beta * load<f32>(row + o);
+      if (clampNow) y = min(max(y, clampLo), clampHi);
       store<f32>(row + o, y);
     }
   }
@@ -590,7 +598,8 @@ function scaleRegion(c: usize, ldc: usize, m0: i32, m1: i32, n0: i32, n1: i32, b
     const row = c + <usize>i * ldc;
     for (let j = n0; j < n1; j++) {
       const p = row + (<usize>j << 2);
-      store<f32>(p, beta == 0 ? bv : beta * load<f32>(p) + bv);
+      const y: f32 = beta == 0 ? bv : beta * load<f32>(p) + bv;
+      store<f32>(p, clampNow ? min(max(y, clampLo), clampHi) : y);
     }
   }
 }
@@ -607,9 +616,31 @@ export function gemm_tile(
   M: i32, N: i32, K: i32, alpha: f32, pa: usize, pb: usize, transB: bool, b: usize, ldb: i32,
   beta: f32, c: usize, ldc: i32, m0: i32, m1: i32, n0: i32, n1: i32, bias: usize, scratch: usize,
 ): void {
+  gemm_tile_clamped(M, N, K, alpha, pa, pb, transB, b, ldb, beta, c, ldc, m0, m1, n0, n1, bias, scratch, false, 0, 0);
+}
+
+/** gemm_tile whose results are clamped to [lo, hi] when `clamp` (a fused ReLU / ReLU6). */
+export function gemm_tile_clamped(
+  M: i32, N: i32, K: i32, alpha: f32, pa: usize, pb: usize, transB: bool, b: usize, ldb: i32,
+  beta: f32, c: usize, ldc: i32, m0: i32, m1: i32, n0: i32, n1: i32, bias: usize, scratch: usize,
+  clamp: bool, lo: f32, hi: f32,
+): void {
+  clampLo = lo;
+  clampHi = hi;
+  clampNow = false;
+  gemmTileBody(M, N, K, alpha, pa, pb, transB, b, ldb, beta, c, ldc, m0, m1, n0, n1, bias, scratch, clamp);
+  clampNow = false;
+}
+
+function gemmTileBody(
+  M: i32, N: i32, K: i32, alpha: f32, pa: usize, pb: usize, transB: bool, b: usize, ldb: i32,
+  beta: f32, c: usize, ldc: i32, m0: i32, m1: i32, n0: i32, n1: i32, bias: usize, scratch: usize,
+  clamp: bool,
+): void {
   if (m0 >= m1 || n0 >= n1) return;
   const ldcb: usize = <usize>ldc << 2;
   if (K <= 0 || alpha == 0) {
+    clampNow = clamp;
     scaleRegion(c, ldcb, m0, m1, n0, n1, beta, bias);
     return;
   }
@@ -645,6 +676,7 @@ export function gemm_tile(
       }
       const betaK: f32 = k0 == 0 ? beta : 1;
       const biasK: usize = k0 == 0 ? bias : 0;
+      clampNow = clamp && k0 + kc >= K;
       const aBlock = pa + ((<usize>k0 * <usize>Mp) << 2);
       const panelA: usize = (<usize>MR * <usize>kc) << 2;
       const panelB: usize = (<usize>NR * <usize>kc) << 2;
@@ -679,13 +711,15 @@ export function gemm_tile(
 /**
  * gemm_tile with the fixed arguments read from a 64-byte descriptor at desc (for thread-pool
  * tasks, whose argument count is limited): i32 slots 0 M, 1 N, 2 K, 3 alpha (f32), 4 pa, 5 pb,
- * 6 transB, 7 b, 8 ldb, 9 beta (f32), 10 c, 11 ldc, 12 bias; slots 13-15 unused.
+ * 6 transB, 7 b, 8 ldb, 9 beta (f32), 10 c, 11 ldc, 12 bias, 13 clamp (0/1), 14 clamp low
+ * (f32), 15 clamp high (f32).
  */
 export function gemm_tile_desc(desc: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
-  gemm_tile(
+  gemm_tile_clamped(
     load<i32>(desc), load<i32>(desc, 4), load<i32>(desc, 8), load<f32>(desc, 12),
     <usize>load<u32>(desc, 16), <usize>load<u32>(desc, 20), load<i32>(desc, 24) != 0, <usize>load<u32>(desc, 28), load<i32>(desc, 32),
     load<f32>(desc, 36), <usize>load<u32>(desc, 40), load<i32>(desc, 44), m0, m1, n0, n1, <usize>load<u32>(desc, 48), scratch,
+    load<i32>(desc, 52) != 0, load<f32>(desc, 56), load<f32>(desc, 60),
   );
 }
 

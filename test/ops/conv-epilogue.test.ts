@@ -19,6 +19,7 @@ const cases: { name: string; x: number[]; w: number[]; opts: ops.Conv2dOptions }
   { name: 'grouped stride 2', x: [2, 8, 10, 9], w: [8, 2, 3, 3], opts: { groups: 4, stride: 2, padding: 1 } },
   { name: 'depthwise', x: [2, 6, 11, 11], w: [6, 1, 3, 3], opts: { groups: 6, padding: 1 } },
   { name: 'large 1x1 (thread-split epilogue)', x: [2, 32, 48, 48], w: [32, 32, 1, 1], opts: {} },
+  { name: 'batch 1, K = 576 (three K blocks; the clamp only on the last; split within the image)', x: [1, 64, 40, 40], w: [32, 64, 3, 3], opts: { padding: 1 } },
 ];
 const activations: (ConvActivation | null)[] = [null, 'relu', 'relu6', 'silu', 'hardswish', 'sigmoid', 'gelu'];
 

@@ -107,11 +107,26 @@ function checkSize(name: string, a: Float32Array, expected: number): void {
 
 const convExports = (k: WasmKernels): ConvExports => k.exports as unknown as ConvExports;
 
-/** Writes the 64-byte task descriptor of assembly/conv.ts (slot order documented there); returns its address. */
-function writeConvDesc(k: WasmKernels, q: Plan, geom: number, x: number, y: number, w: number, packedBytes: number, bias: number): number {
-  const address = k.arena.alloc(GEMM_DESC_BYTES);
-  new Int32Array(k.memory.buffer, address, GEMM_DESC_BYTES / 4).set([geom, x, y, w, packedBytes, bias, q.c, q.o, q.groups, q.cg, q.og, q.plane, q.kdim, q.npos, q.pointwise ? 1 : 0, q.n]);
+/** Bytes of the conv task descriptor: 16 i32 slots, then the clamp (flag, low, high). */
+const CONV_DESC_BYTES = 80;
+
+/** Writes the task descriptor of assembly/conv.ts (slot order documented there); returns its address. */
+function writeConvDesc(k: WasmKernels, q: Plan, geom: number, x: number, y: number, w: number, packedBytes: number, bias: number, clamp: readonly [number, number] | null = null): number {
+  const address = k.arena.alloc(CONV_DESC_BYTES);
+  new Int32Array(k.memory.buffer, address, CONV_DESC_BYTES / 4).set([geom, x, y, w, packedBytes, bias, q.c, q.o, q.groups, q.cg, q.og, q.plane, q.kdim, q.npos, q.pointwise ? 1 : 0, q.n, clamp ? 1 : 0, 0, 0, 0]);
+  if (clamp) new Float32Array(k.memory.buffer, address + 68, 2).set(clamp);
   return address;
+}
+
+/**
+ * The activation the GEMM can apply as it stores its results (ReLU, ReLU6: a clamp), when no
+ * residual has to be added first; the rest of the epilogue stays a separate pass.
+ */
+function storeClamp(epilogue: ConvEpilogue | undefined): readonly [number, number] | null {
+  if (!epilogue || epilogue.residual) return null;
+  if (epilogue.activation === 'relu') return [0, Infinity];
+  if (epilogue.activation === 'relu6') return [0, 6];
+  return null;
 }
 
 /** Multiply-adds of one pass over one image (every group). */
@@ -192,7 +207,8 @@ export function wasmConv2dForward(k: WasmKernels, x: Float32Array, w: Float32Arr
   const packedBytes = u32(g.gemm_packed_a_bytes(og, kdim));
   const packed = arena.alloc(groups * packedBytes);
   for (let gi = 0; gi < groups; gi++) g.gemm_pack_a(0, og, kdim, wa + gi * og * kdim * 4, kdim, packed + gi * packedBytes);
-  const desc = writeConvDesc(k, q, geom, xa, ya, packed, packedBytes, ba);
+  const clamp = storeClamp(epilogue);
+  const desc = writeConvDesc(k, q, geom, xa, ya, packed, packedBytes, ba, clamp);
   const colsBytes = q.pointwise ? 0 : kdim * npos * 4;
   runImages(k, q, 'conv2d_forward_images', desc, colsBytes, u32(g.gemm_tile_scratch_bytes(kdim, npos, 0)), (pool, b, cols, scratch) => {
     const parts = taskParts(pool);
@@ -200,11 +216,12 @@ export function wasmConv2dForward(k: WasmKernels, x: Float32Array, w: Float32Arr
       const xg = xa + (b * c + gi * cg) * plane * 4;
       if (cols) pool.run(channelTasks('im2col_part_f32', geom, cg, parts, xg, cols));
       const d = scratch.get(-1, GEMM_DESC_BYTES);
-      writeGemmDesc(k, d, { M: og, N: npos, K: kdim, alpha: 1, pa: packed + gi * packedBytes, pb: 0, transB: false, b: cols || xg, ldb: npos, beta: 0, c: ya + (b * o + gi * og) * npos * 4, ldc: npos, bias: ba ? ba + gi * og * 4 : 0 });
+      writeGemmDesc(k, d, { M: og, N: npos, K: kdim, alpha: 1, pa: packed + gi * packedBytes, pb: 0, transB: false, b: cols || xg, ldb: npos, beta: 0, c: ya + (b * o + gi * og) * npos * 4, ldc: npos, bias: ba ? ba + gi * og * 4 : 0, clamp });
       pool.run(gemmTileTasks(k, d, og, npos, kdim, parts, scratch));
     }
   });
-  if (hasEpilogue(epilogue)) applyEpilogue(k, ya, n * o * npos, epilogue);
+  const rest = clamp ? undefined : epilogue;
+  if (hasEpilogue(rest)) applyEpilogue(k, ya, n * o * npos, rest);
   if (direct < 0) out.set(arena.f32(ya, n * o * npos));
   return out;
 }

@@ -69,6 +69,8 @@ export interface GemmDesc {
   ldc: number;
   /** Per-row bias (M floats), or 0. */
   bias: number;
+  /** Clamp the results to [low, high] (a fused ReLU / ReLU6), or none. */
+  clamp?: readonly [number, number] | null;
 }
 
 /** Bytes of a gemm_tile_desc descriptor (16-byte aligned allocations suffice). */
@@ -78,9 +80,10 @@ export const GEMM_DESC_BYTES = 64;
 export function writeGemmDesc(k: WasmKernels, address: number, d: GemmDesc): void {
   const i = new Int32Array(k.memory.buffer, address, GEMM_DESC_BYTES / 4);
   const f = new Float32Array(k.memory.buffer, address, GEMM_DESC_BYTES / 4);
-  i.set([d.M, d.N, d.K, 0, d.pa, d.pb, d.transB ? 1 : 0, d.b, d.ldb, 0, d.c, d.ldc, d.bias, 0, 0, 0]);
+  i.set([d.M, d.N, d.K, 0, d.pa, d.pb, d.transB ? 1 : 0, d.b, d.ldb, 0, d.c, d.ldc, d.bias, d.clamp ? 1 : 0, 0, 0]);
   f[3] = d.alpha;
   f[9] = d.beta;
+  if (d.clamp) [f[14], f[15]] = d.clamp;
 }
 
 /** The arguments of a batch of products for gemm_batch_desc (addresses and strides in bytes). */
