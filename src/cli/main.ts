@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import '../backends/cpu/index.js';
 import { manualSeed } from '../tensor/engine.js';
 import { initThreads } from '../backends/cpu/wasm/threads.js';
-import { createModel, listModels, modelInfo, type ModelOptions } from '../models/index.js';
+import { createModel, listModels, type ModelOptions } from '../models/index.js';
 import { DATASETS, isDatasetName, loadDataset, type Split } from '../data/index.js';
 import { DEFAULT_TRAIN_CONFIG, fit, type TrainConfig } from '../train/trainer.js';
 import { evaluate } from '../train/evaluate.js';

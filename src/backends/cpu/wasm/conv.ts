@@ -37,9 +37,8 @@ import type { WasmKernels } from './module.js';
 import { MAX_TASKS, type Task, type ThreadPool } from './thread-pool.js';
 import { kernelPool } from './threads.js';
 import { applyEpilogue, hasEpilogue, type ConvEpilogue } from './epilogue.js';
-import { finishOutput, outputAddress, outputSlot } from './arena.js';
-import { takeArray } from '../array-pool.js';
-import { copyOut, GEMM_DESC_BYTES, GEMM_THREAD_MIN_WORK, gemmExports, gemmTileTasks, splitRange, taskParts, TaskScratch, u32, writeGemmDesc } from './gemm.js';
+import { finishOutput, outputSlot } from './arena.js';
+import { GEMM_DESC_BYTES, GEMM_THREAD_MIN_WORK, gemmExports, gemmTileTasks, splitRange, taskParts, TaskScratch, u32, writeGemmDesc } from './gemm.js';
 
 /**
  * The conv exports of the kernel module (assembly/conv.ts). `geom` is the address of 13 i32:
@@ -200,9 +199,8 @@ export function wasmConv2dForward(k: WasmKernels, x: Float32Array, w: Float32Arr
   const xa = arena.copyIn(x.subarray(0, n * c * plane));
   const wa = arena.copyIn(w.subarray(0, o * kdim));
   const ba = bias ? arena.copyIn(bias.subarray(0, o)) : 0;
-  const out = takeArray('float32', n * o * npos, false) as Float32Array;
-  const direct = outputAddress(arena, out);
-  const ya = direct >= 0 ? direct : arena.alloc(n * o * npos * 4);
+  const y = outputSlot(arena, 'float32', n * o * npos);
+  const ya = y.address;
   // W_g [og, kdim] is op(A) of every image's product: pack it once per group.
   const packedBytes = u32(g.gemm_packed_a_bytes(og, kdim));
   const packed = arena.alloc(groups * packedBytes);
@@ -222,8 +220,7 @@ export function wasmConv2dForward(k: WasmKernels, x: Float32Array, w: Float32Arr
   });
   const rest = clamp ? undefined : epilogue;
   if (hasEpilogue(rest)) applyEpilogue(k, ya, n * o * npos, rest);
-  if (direct < 0) out.set(arena.f32(ya, n * o * npos));
-  return out;
+  return finishOutput(arena, y);
 }
 
 /** dx = the adjoint of conv(., w) applied to dy ([N, outC, outH, outW]); returns p.inShape. */

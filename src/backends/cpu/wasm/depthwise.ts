@@ -6,12 +6,10 @@
  * the reference kernels run instead.
  */
 import { applyEpilogue, hasEpilogue, type ConvEpilogue } from './epilogue.js';
-import { finishOutput, outputAddress, outputSlot } from './arena.js';
-import { takeArray } from '../array-pool.js';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../kernels/conv2d.js';
+import { finishOutput, outputSlot } from './arena.js';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dOutputShape } from '../kernels/conv2d.js';
 import type { Conv2dParams } from '../kernels/types.js';
 import { kernelsWith, type WasmKernels } from './module.js';
-import { copyOutF32 } from './arena.js';
 import { kernelPool } from './threads.js';
 import { splitRange, taskParts } from './gemm.js';
 import type { Task } from './thread-pool.js';
@@ -79,9 +77,8 @@ export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: F
   const xa = a.copyIn(check('x', x, g.n * g.c * g.h * g.w));
   const wa = a.copyIn(check('weight', w, o * g.kh * g.kw));
   const ba = bias ? a.copyIn(check('bias', bias, o)) : 0;
-  const out = takeArray('float32', ySize, false) as Float32Array;
-  const direct = outputAddress(a, out);
-  const ya = direct >= 0 ? direct : a.alloc(ySize * 4);
+  const y = outputSlot(a, 'float32', ySize);
+  const ya = y.address;
   const scratchBytes = ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW);
   const pool = kernelPool(k);
   const planes = g.n * g.c;
@@ -97,8 +94,7 @@ export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: F
     ex.dw_conv_fwd(xa, wa, ba, ya, a.alloc(scratchBytes), ...g.args);
   }
   if (hasEpilogue(epilogue)) applyEpilogue(k, ya, ySize, epilogue);
-  if (direct < 0) out.set(a.f32(ya, ySize));
-  return out;
+  return finishOutput(a, y);
 }
 
 /** dx = the input gradient of the depthwise convolution given dy (reference: conv2dBackwardInput). */
