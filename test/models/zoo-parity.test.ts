@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createModel, noGrad, setCpuKernels, cpuKernels, initThreads, type Tensor } from '../../src/index.js';
+import { createModel, noGrad, setCpuKernels, cpuKernels, initThreads } from '../../src/index.js';
 import { loadSafetensors } from '../../src/io/state-dict.js';
 import { maxAbsError } from '../helpers/compare.js';
 import type { CpuKernelMode } from '../../src/backends/cpu/kernel-mode.js';

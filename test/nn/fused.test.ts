@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randn, rand, manualSeed, noGrad, tidy, createModel, type Tensor } from '../../src/index.js';
+import { randn, rand, manualSeed, noGrad, tidy, createModel } from '../../src/index.js';
 import { BatchNorm2d, Conv2d, ReLU, Sequential, SiLU, ConvNormActivation } from '../../src/nn/index.js';
 import { convBnAct, withoutFusion } from '../../src/nn/fused.js';
 import * as ops from '../../src/ops/index.js';

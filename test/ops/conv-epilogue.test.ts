@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randn, manualSeed, noGrad, setCpuKernels, cpuKernels, setNumThreads, type Tensor } from '../../src/index.js';
+import { randn, manualSeed, noGrad, setCpuKernels, cpuKernels, setNumThreads } from '../../src/index.js';
 import * as ops from '../../src/ops/index.js';
 import type { ConvActivation } from '../../src/ops/conv.js';
 import { gradcheck, randomInput } from '../helpers/gradcheck.js';
