@@ -9,11 +9,13 @@
  *                                  [--gemm 4096] [--python python3] [--no-torch]
  *
  * Timing: each step ends with a readback of one value (the loss, or one logit), so the GPU
- * queue is drained inside the timed region; median of --steps after 2 warm-up steps.
+ * queue is drained inside the timed region; median of --steps after 2 warm-up steps. Where the
+ * adapter has 'timestamp-query', one training step at the largest batch is also profiled per
+ * kernel (profileWebGPU).
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { createModel, initWebGPU, manualSeed, matmul, noGrad, ops, optim, randn, setBackend, tensor, tidy, type Tensor } from '../src/index.js';
+import { createModel, initWebGPU, manualSeed, matmul, noGrad, ops, optim, profileWebGPU, randn, setBackend, tensor, tidy, type Tensor } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +49,7 @@ async function median(run: () => Promise<void>): Promise<number> {
 }
 
 const rows: string[] = [];
+const profileLines: string[] = [];
 for (const batch of batches) {
   manualSeed(0);
   const model = createModel(values.model!, { numClasses: 1000 });
@@ -72,6 +75,24 @@ for (const batch of batches) {
     loss.dispose();
   });
   rows.push(`| fovea webgpu fp32 | ${values.model} | ${batch} | ${(batch / infer).toFixed(1)} | ${(batch / train).toFixed(1)} |`);
+  if (info.features.timestampQuery && batch === batches[batches.length - 1]) {
+    // Where a training step's GPU time goes (timestamp queries, one pass per kernel).
+    const profile = await profileWebGPU(async () => {
+      const loss = tidy(() => {
+        opt.zeroGrad();
+        const l = ops.crossEntropy(model.forward(x), y);
+        l.backward();
+        opt.step();
+        return l;
+      });
+      await loss.data();
+      loss.dispose();
+    });
+    const total = profile.kernels.reduce((t, k) => t + k.ms, 0);
+    profileLines.push(`\nGPU time of one training step at batch ${batch}: ${total.toFixed(1)} ms in kernels (${profile.untimedDispatches} dispatches past the query capacity untimed)\n`);
+    profileLines.push('| kernel | calls | ms | share |', '|---|--:|--:|--:|');
+    for (const k of profile.kernels.slice(0, 12)) profileLines.push(`| ${k.kernel} | ${k.calls} | ${k.ms.toFixed(2)} | ${((100 * k.ms) / total).toFixed(1)} % |`);
+  }
   model.dispose();
   x.dispose();
   y.dispose();
@@ -98,6 +119,7 @@ console.log(`\n${values.model} at ${size}x${size}, images/s (median of ${steps} 
 console.log('| runner | model | batch | inference img/s | training img/s |');
 console.log('|---|---|---|--:|--:|');
 for (const r of [...rows, ...torchRows.filter((l) => l.split('|').length === 7)]) console.log(r);
+for (const l of profileLines) console.log(l);
 console.log('\n| runner | GEMM | throughput |\n|---|---|--:|');
 for (const r of [gemmRow, ...torchRows.filter((l) => l.split('|').length === 5)]) console.log(r);
 process.exit(0);

@@ -21,5 +21,5 @@ export { setNumThreads, numThreads, initThreads } from './backends/cpu/wasm/thre
 export { initWasm, hasRelaxedSimd } from './backends/cpu/wasm/module.js';
 export { setCpuKernels, cpuKernels } from './backends/cpu/kernel-mode.js';
 export type { StateDict } from './nn/module.js';
-export { initWebGPU, type WebGPUInfo } from './backends/webgpu/index.js';
+export { initWebGPU, profileWebGPU, type WebGPUInfo, type KernelTime, type KernelProfile } from './backends/webgpu/index.js';
 export * as image from './image/index.js';

@@ -2,6 +2,7 @@
 import type { Backend, KernelOutput, Storage } from '../backend.js';
 import { BYTES_PER_ELEMENT, allocTyped, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { BufferPool, BufferUsage } from './buffer-pool.js';
+import { KernelProfiler, type KernelProfile } from './profiler.js';
 import { packUniforms, programSource, type Program } from './program.js';
 import type { WebGPUContext } from './device.js';
 
@@ -43,6 +44,7 @@ export class WebGPUBackend implements Backend {
   /** Uniform buffers of recorded dispatches, destroyed once their commands are submitted. */
   private transient: GPUBuffer[] = [];
   private bytes = 0;
+  private profiler: KernelProfiler | null = null;
 
   /** The first GPU error since the last read: reported by the next read, since dispatches do not throw. */
   private deviceError: string | null = null;
@@ -161,7 +163,8 @@ export class WebGPUBackend implements Backend {
       entries.push({ binding: entries.length, resource: { buffer: uniform } });
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.commandEncoder().beginComputePass();
+    const timestampWrites = this.profiler?.next(program.name);
+    const pass = this.commandEncoder().beginComputePass(timestampWrites ? { timestampWrites } : undefined);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = program.workgroups;
@@ -190,6 +193,27 @@ export class WebGPUBackend implements Backend {
       clearInterval(keepAlive);
     }
     this.throwDeviceError();
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU (timestamp queries; the adapter must offer
+   * 'timestamp-query'). stopProfile() returns the time per kernel.
+   */
+  startProfile(): void {
+    if (!this.context.features.timestampQuery) throw new Error("webgpu: this adapter has no 'timestamp-query' feature, so kernels cannot be timed on the GPU");
+    this.flush();
+    this.profiler = new KernelProfiler(this.device);
+  }
+
+  /** Ends the profile started by startProfile(): GPU milliseconds per kernel, slowest first. */
+  async stopProfile(): Promise<KernelProfile> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('webgpu: stopProfile() without startProfile()');
+    this.profiler = null;
+    this.flush();
+    const times = await profiler.read(this.device.createCommandEncoder(), (e) => this.device.queue.submit([e.finish()]));
+    this.throwDeviceError();
+    return times;
   }
 
   /** Frees the pooled (unused) buffers. */

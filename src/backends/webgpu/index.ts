@@ -20,6 +20,8 @@ import './kernels/batchnorm.js';
 import './kernels/layernorm.js';
 
 export type { WebGPUInfo, WebGPUFeatures } from './info.js';
+export type { KernelTime, KernelProfile } from './profiler.js';
+import type { KernelProfile } from './profiler.js';
 
 let backend: WebGPUBackend | null = null;
 let pending: Promise<WebGPUBackend> | null = null;
@@ -50,4 +52,21 @@ export async function initWebGPU(): Promise<WebGPUInfo> {
     });
   }
   return { adapter: backend.context.adapterInfo, features: backend.context.features };
+}
+
+/**
+ * Runs `fn` on the webgpu backend with every kernel timed on the GPU (timestamp queries) and
+ * returns the GPU milliseconds per kernel, slowest first: where a forward pass or a training
+ * step spends its GPU time.
+ */
+export async function profileWebGPU(fn: () => unknown): Promise<KernelProfile> {
+  if (!backend) throw new Error("the webgpu backend is not initialised: call 'await initWebGPU()' first");
+  backend.startProfile();
+  try {
+    await fn();
+  } catch (e) {
+    await backend.stopProfile().catch(() => undefined);
+    throw e;
+  }
+  return backend.stopProfile();
 }
