@@ -53,5 +53,6 @@ registerModel({
   name: 'canonical-cnn',
   description: 'conv-BN-ReLU x2, max-pool, ... , global average pool, dense (the survey\'s canonical classifier)',
   inputShape: [3, 32, 32],
+  classifier: ['classifier.1.'],
   create: (o) => new CanonicalCnn(o as CanonicalCnnOptions),
 });

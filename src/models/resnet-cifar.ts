@@ -86,6 +86,7 @@ for (const depth of [8, 20]) {
     name: `resnet${depth}-cifar`,
     description: `CIFAR-style ResNet-${depth} (3 stages of basic blocks, 16/32/64 channels)`,
     inputShape: [3, 32, 32],
+    classifier: ['fc.'],
     create: (o) => new ResNetCifar({ depth, ...(o as ResNetCifarOptions) }),
   });
 }
