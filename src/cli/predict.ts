@@ -2,6 +2,7 @@
  * `fovea predict`: classify images with a zoo model and its weights, using the model's own
  * preprocessing, or run a raw input tensor (.safetensors / .npy) through it.
  */
+import { deviceOption, useDevice, type Device } from './device.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { access, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -36,6 +37,7 @@ interface PredictFlags {
   mean?: number[];
   std?: number[];
   interpolation?: Interpolation;
+  device: Device;
 }
 
 /** The key under which `fovea train` checkpoints embed their run config (src/train/checkpoint.ts). */
@@ -219,7 +221,9 @@ export function registerPredictCommand(program: Command, io: PredictOutput): voi
     .option('--mean <r,g,b>', 'normalisation mean per channel (default: the model\'s)', rgbTriple('--mean'))
     .option('--std <r,g,b>', 'normalisation std per channel (default: the model\'s)', rgbTriple('--std'))
     .addOption(new Option('--interpolation <filter>', 'resize filter (default: the model\'s)').choices(['bilinear', 'bicubic', 'nearest']))
+    .addOption(deviceOption())
     .action(async (images: string[], flags: PredictFlags) => {
+      await useDevice(flags.device);
       if (flags.input !== undefined || flags.output !== undefined) {
         if (flags.input === undefined || flags.output === undefined) throw new Error('--input and --output go together: fovea predict --model M --weights W --input x.npy --output y.npy');
         if (images.length) throw new Error(`give either images or --input, not both (got ${images.join(', ')} and --input ${flags.input})`);
