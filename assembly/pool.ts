@@ -74,6 +74,24 @@ export function maxpool_fwd(
   n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32,
 ): void {
+  maxpoolFwdPlanes(x, y, argmax, scratch, 0, n * c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
+}
+
+/**
+ * Thread-pool entry of maxpool_fwd: planes [p0, p1) of the n * c, each task with its own
+ * scratch. desc holds 17 i32: x, y, argmax, then maxpool_fwd's n .. outW.
+ */
+export function maxpool_fwd_planes(desc: usize, p0: i32, p1: i32, scratch: usize): void {
+  maxpoolFwdPlanes(<usize>load<i32>(desc), <usize>load<i32>(desc, 4), <usize>load<i32>(desc, 8), scratch, p0, p1,
+    load<i32>(desc, 20), load<i32>(desc, 24), load<i32>(desc, 28), load<i32>(desc, 32), load<i32>(desc, 36), load<i32>(desc, 40),
+    load<i32>(desc, 44), load<i32>(desc, 48), load<i32>(desc, 52), load<i32>(desc, 56), load<i32>(desc, 60), load<i32>(desc, 64));
+}
+
+function maxpoolFwdPlanes(
+  x: usize, y: usize, argmax: usize, scratch: usize, p0: i32, p1: i32,
+  h: i32, w: i32, kh: i32, kw: i32,
+  sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32,
+): void {
   const ntaps = kh * kw;
   const rows = spanOf(outH, kh, sh, dh);
   const phaseW = phaseWidth(outW, kw, sw, dw);
@@ -96,7 +114,7 @@ export function maxpool_fwd(
   const minusOne = i32x4.splat(-1);
   const lane = i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(sw));
   const step = i32x4.splat(4 * sw);
-  for (let pl = 0; pl < n * c; pl++) {
+  for (let pl = p0; pl < p1; pl++) {
     padPhasePlane(x + <usize>pl * inPlane, h, w, plane, rows, phaseW, sw, ph, pw, -Infinity);
     const yp = y + <usize>pl * outPlane;
     const ap = argmax + <usize>pl * outPlane;

@@ -4,6 +4,9 @@
  * argmax bit for bit; average pooling to float32 rounding). Where the WebAssembly kernels are
  * unavailable the reference kernels run instead.
  */
+import { kernelPool } from './threads.js';
+import { splitRange, taskParts } from './gemm.js';
+import type { Task } from './thread-pool.js';
 import {
   avgPool2dBackward as refAvgPool2dBackward,
   avgPool2dForward as refAvgPool2dForward,
@@ -53,6 +56,9 @@ function geometry(p: Pool2dParams): Geometry {
 
 const kernels = (): { k: WasmKernels; ex: PoolExports } | null => kernelsWith<PoolExports>();
 
+/** Window reads (output size x window) from which max pooling is split over the thread pool. */
+const THREAD_MIN_WORK = 2 ** 18;
+
 function exact<T extends Float32Array | Int32Array>(name: string, a: T, expected: number): T {
   if (a.length < expected) throw new Error(`pool2d: ${name} has ${a.length} elements, expected ${expected}`);
   return (a.length === expected ? a : a.subarray(0, expected)) as T;
@@ -71,8 +77,17 @@ export function maxPool2dForward(x: Float32Array, p: Pool2dParams): { y: Float32
   const y = outputSlot(a, 'float32', size);
   const argmax = outputSlot(a, 'int32', size);
   const [, , , , kh, kw, sh, sw, , , dh, dw, outH, outW] = g.args;
-  const sa = a.alloc(ex.maxpool_fwd_scratch(kh, kw, sh, sw, dh, dw, outH, outW));
-  ex.maxpool_fwd(xa, y.address, argmax.address, sa, ...g.args);
+  const scratchBytes = ex.maxpool_fwd_scratch(kh, kw, sh, sw, dh, dw, outH, outW);
+  const pool = kernelPool(k);
+  if (pool && g.planes > 1 && size * kh * kw >= THREAD_MIN_WORK) {
+    // Planes split over the pool, each task with its own scratch (geometry in a descriptor).
+    const desc = a.alloc(17 * 4);
+    a.i32(desc, 17).set([xa, y.address, argmax.address, ...g.args]);
+    const cuts = splitRange(g.planes, 1, taskParts(pool));
+    pool.run(cuts.slice(1).map((end, j): Task => ({ fn: 'maxpool_fwd_planes', args: [desc, cuts[j], end, a.alloc(scratchBytes)] })));
+  } else {
+    ex.maxpool_fwd(xa, y.address, argmax.address, a.alloc(scratchBytes), ...g.args);
+  }
   return { y: finishOutput(a, y), argmax: finishOutput(a, argmax), shape: g.shape };
 }
 

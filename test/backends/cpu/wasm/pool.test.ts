@@ -145,3 +145,20 @@ test('maxPool2d and avgPool2d through the ops: forward and gradients agree betwe
     x.dispose();
   }
 });
+
+test('max pooling split over the thread pool equals the single-threaded result bit for bit', async () => {
+  requireWasm();
+  const { setNumThreads } = await import('../../../../src/index.js');
+  const rng = new Rng(91);
+  const p: Pool2dParams = { inShape: [4, 16, 57, 57], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], ceilMode: false, countIncludePad: true };
+  const x = randomF32(rng, 4 * 16 * 57 * 57);
+  await setNumThreads(1);
+  const one = maxPool2dForward(x, p);
+  const y1 = one.y.slice();
+  const a1 = one.argmax.slice();
+  await setNumThreads(2);
+  const two = maxPool2dForward(x, p);
+  await setNumThreads(1);
+  assert.deepEqual(two.y.slice(), y1);
+  assert.deepEqual(two.argmax.slice(), a1);
+});
