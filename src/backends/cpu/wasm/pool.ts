@@ -16,7 +16,7 @@ import {
 } from '../kernels/pool2d.js';
 import type { Pool2dParams } from '../kernels/types.js';
 import { kernelsWith, type WasmKernels } from './module.js';
-import { copyOutF32, finishOutput, outputSlot } from './arena.js';
+import { finishOutput, outputSlot } from './arena.js';
 
 interface PoolExports {
   maxpool_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
@@ -103,12 +103,12 @@ export function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, p: Pool2
   a.reset();
   const dya = a.copyIn(exact('dy', dy, outSize));
   const ia = a.copyIn(exact('argmax', argmax, outSize));
-  const dxa = a.alloc(inSize * 4);
+  const dx = outputSlot(a, 'float32', inSize);
   const [, , h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW] = g.args;
   // 2x2 windows, stride 2, no padding/dilation: the vectorised gather path
   const pairs = kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && dh === 1 && dw === 1;
-  ex.maxpool_bwd(dya, ia, dxa, g.planes, h, w, outH, outW, pairs ? 1 : 0);
-  return copyOutF32(a.f32(dxa, inSize));
+  ex.maxpool_bwd(dya, ia, dx.address, g.planes, h, w, outH, outW, pairs ? 1 : 0);
+  return finishOutput(a, dx);
 }
 
 /** Average pooling (reference: avgPool2dForward). */
