@@ -1,4 +1,5 @@
 import { wasmKernels, type WasmKernels } from './wasm/module.js';
+import { envVar } from '../../platform.js';
 
 /**
  * Which implementation the cpu backend runs: 'wasm' (WebAssembly SIMD kernels, the default
@@ -7,7 +8,7 @@ import { wasmKernels, type WasmKernels } from './wasm/module.js';
  */
 export type CpuKernelMode = 'wasm' | 'reference';
 
-const fromEnv = typeof process !== 'undefined' ? process.env.FOVEA_CPU_KERNELS : undefined;
+const fromEnv = envVar('FOVEA_CPU_KERNELS');
 if (fromEnv !== undefined && fromEnv !== 'wasm' && fromEnv !== 'reference') {
   throw new Error(`FOVEA_CPU_KERNELS must be 'wasm' or 'reference', got '${fromEnv}'`);
 }
