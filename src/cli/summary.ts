@@ -3,6 +3,12 @@ import { initThreads } from '../backends/cpu/wasm/threads.js';
 import { createModel, listModels, modelInfo } from '../models/registry.js';
 import { collapseToDepth, summarize, type LayerRow, type ModelSummary } from '../models/summary.js';
 import { formatBytes, formatCount, formatShape, formatSi, formatTable } from './table.js';
+import { deviceOption, useDevice, type Device } from './device.js';
+import { profileWebGPU } from '../backends/webgpu/index.js';
+import { noGrad } from '../tensor/engine.js';
+import { randn } from '../ops/creation.js';
+import { Rng } from '../tensor/rng.js';
+import type { Module } from '../nn/module.js';
 
 /** Where the command writes; main.ts's io object fits. */
 export interface SummaryOutput {
@@ -36,6 +42,7 @@ function integerAtLeast(flag: string, min: number) {
 
 interface SummaryFlags {
   input?: number[];
+  device: Device;
   profile: boolean;
   runs: number;
   json: boolean;
@@ -70,14 +77,42 @@ function totalsText(summary: ModelSummary, rows: LayerRow[]): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * GPU time per kernel of `runs` fused inference forwards on the webgpu backend (timestamp
+ * queries): on a GPU, per-layer host timing would only measure how fast commands are recorded.
+ */
+async function gpuKernelTable(model: Module, input: number[], runs: number): Promise<string> {
+  const x = randn(input, { rng: new Rng(0) });
+  const forward = async (): Promise<void> => {
+    const y = noGrad(() => model.forward(x));
+    await y.data();
+    y.dispose();
+  };
+  await forward();
+  const profile = await profileWebGPU(async () => {
+    for (let i = 0; i < runs; i++) await forward();
+  });
+  x.dispose();
+  const total = profile.kernels.reduce((t, k) => t + k.ms, 0);
+  const rows = profile.kernels.map((k) => [k.kernel, String(k.calls / runs), (k.ms / runs).toFixed(3), `${((100 * k.ms) / (total || 1)).toFixed(1)}%`]);
+  const untimed = profile.untimedDispatches ? ` (${profile.untimedDispatches} dispatches past the query capacity not timed)` : '';
+  return `GPU time per forward, by kernel (mean of ${runs}, fused inference path, timestamp queries)${untimed}:\n\n` +
+    formatTable(['kernel', 'calls', 'ms', 'share'], rows, ['left', 'right', 'right', 'right']) +
+    `\nkernels     ${(total / runs).toFixed(2)} ms per forward\n`;
+}
+
 async function runSummary(name: string, flags: SummaryFlags, io: SummaryOutput): Promise<void> {
   const info = modelInfo(name);
   const input = flags.input ?? [1, ...info.inputShape];
+  await useDevice(flags.device);
+  const onGpu = flags.device === 'webgpu';
   const model = createModel(name, input[1] !== info.inputShape[0] ? { inChannels: input[1] } : {});
   if (flags.profile) await initThreads(); // time the kernels as `train` and `predict` run them
   let summary: ModelSummary;
+  let gpuTable = '';
   try {
-    summary = summarize(model, input, { profile: flags.profile, runs: flags.runs, containers: flags.depth !== undefined });
+    summary = summarize(model, input, { profile: flags.profile && !onGpu, runs: flags.runs, containers: flags.depth !== undefined });
+    if (flags.profile && onGpu) gpuTable = await gpuKernelTable(model.eval(), input, flags.runs);
   } catch (e) {
     throw new Error(`summary: ${name} cannot run on input ${formatShape(input)} (its default is ${formatShape([1, ...info.inputShape])}): ${e instanceof Error ? e.message : String(e)}`);
   } finally {
@@ -89,9 +124,10 @@ async function runSummary(name: string, flags: SummaryFlags, io: SummaryOutput):
     return;
   }
   io.out(`${name} at input ${formatShape(input)}\n${MACS_NOTE}\n\n`);
-  io.out(layerTable(rows, flags.profile));
+  io.out(layerTable(rows, flags.profile && !onGpu));
   io.out('\n');
   io.out(totalsText(summary, rows));
+  if (gpuTable) io.out(`\n${gpuTable}`);
 }
 
 /** Adds `fovea summary <model>`: per-layer output shapes, parameters, MACs and (--profile) time. */
@@ -105,5 +141,6 @@ export function registerSummaryCommand(program: Command, io: SummaryOutput): voi
     .option('--runs <n>', 'timed forwards with --profile', integerAtLeast('--runs', 1), 10)
     .option('--depth <d>', 'one row per module at this nesting depth (0 = the whole model), holding its subtree', integerAtLeast('--depth', 0))
     .option('--json', 'print one JSON object (rows and totals) instead of the table', false)
+    .addOption(deviceOption())
     .action((name: string, flags: SummaryFlags) => runSummary(name, flags, io));
 }

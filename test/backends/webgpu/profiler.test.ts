@@ -5,6 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initWebGPU, profileWebGPU, setBackend, randn, matmul, noGrad, createModel } from '../../../src/index.js';
+import { buildProgram } from '../../../src/cli/main.js';
 
 const info = await initWebGPU().catch(() => null);
 const skip = !info ? 'no WebGPU adapter, webgpu tests skipped' : !info.features.timestampQuery ? "the adapter has no 'timestamp-query'" : false;
@@ -32,5 +33,17 @@ describe('webgpu kernel profile', { skip }, () => {
     } finally {
       setBackend('cpu');
     }
+  });
+
+  test('fovea summary --device webgpu --profile prints the GPU time per kernel', async () => {
+    let out = '';
+    try {
+      await buildProgram({ exitOverride: true, writeOut: (t) => (out += t), writeErr: () => undefined }).parseAsync(['node', 'fovea', 'summary', 'resnet8-cifar', '--device', 'webgpu', '--profile', '--runs', '2']);
+    } finally {
+      setBackend('cpu');
+    }
+    assert.match(out, /GPU time per forward, by kernel \(mean of 2, fused inference path, timestamp queries\)/);
+    assert.match(out, /conv2d\S*\s+\d+\s+[\d.]+\s+[\d.]+%/);
+    assert.match(out, /kernels\s+[\d.]+ ms per forward/);
   });
 });
