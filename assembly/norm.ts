@@ -88,14 +88,10 @@ function segmentSum(p: usize, s: i32): f64 {
 
 /**
  * Training-mode forward. x, y: [n, c, s]; gamma, beta: c floats or 0 (then 1 / 0); mean,
- * invStd, varUnbiased: c floats out (varUnbiased NaN when n * s == 1); scratch: 16 bytes.
+ * invStd, varUnbiased: c floats out (varUnbiased NaN when n * s == 1); scratch: 16 bytes. Only
+ * channels [c0, c1) are computed (thread-pool tasks split the channels, each with its own scratch).
  */
-export function bn_train_fwd(x: usize, y: usize, gamma: usize, beta: usize, mean: usize, invStd: usize, varUnbiased: usize, scratch: usize, n: i32, c: i32, s: i32, eps: f64): void {
-  bn_train_fwd_part(x, y, gamma, beta, mean, invStd, varUnbiased, scratch, n, c, s, eps, 0, c);
-}
-
-/** bn_train_fwd over the channels [c0, c1) only (a thread-pool task; each with its own scratch). */
-export function bn_train_fwd_part(x: usize, y: usize, gamma: usize, beta: usize, mean: usize, invStd: usize, varUnbiased: usize, scratch: usize, n: i32, c: i32, s: i32, eps: f64, c0: i32, c1: i32): void {
+export function bn_train_fwd(x: usize, y: usize, gamma: usize, beta: usize, mean: usize, invStd: usize, varUnbiased: usize, scratch: usize, n: i32, c: i32, s: i32, eps: f64, c0: i32, c1: i32): void {
   const count = <f64>n * <f64>s;
   const seg = <usize>s << 2;
   const stride = <usize>(c * s) << 2;
@@ -130,13 +126,8 @@ export function bn_train_fwd_part(x: usize, y: usize, gamma: usize, beta: usize,
   }
 }
 
-/** Inference-mode forward with given statistics: y = (x - mean) / sqrt(variance + eps) * gamma + beta. */
-export function bn_inference_fwd(x: usize, y: usize, mean: usize, variance: usize, gamma: usize, beta: usize, n: i32, c: i32, s: i32, eps: f64): void {
-  bn_inference_fwd_part(x, y, mean, variance, gamma, beta, n, c, s, eps, 0, c);
-}
-
-/** bn_inference_fwd over the channels [c0, c1) only (a thread-pool task; each with its own scratch). */
-export function bn_inference_fwd_part(x: usize, y: usize, mean: usize, variance: usize, gamma: usize, beta: usize, n: i32, c: i32, s: i32, eps: f64, c0: i32, c1: i32): void {
+/** Inference-mode forward with given statistics: y = (x - mean) / sqrt(variance + eps) * gamma + beta, channels [c0, c1). */
+export function bn_inference_fwd(x: usize, y: usize, mean: usize, variance: usize, gamma: usize, beta: usize, n: i32, c: i32, s: i32, eps: f64, c0: i32, c1: i32): void {
   const seg = <usize>s << 2;
   const stride = <usize>(c * s) << 2;
   for (let ch = c0; ch < c1; ch++) {
@@ -188,14 +179,9 @@ export function bn_inference_fwd_part(x: usize, y: usize, mean: usize, variance:
 /**
  * Training-mode backward through the batch statistics: dx, and dgamma = sum(dy * xhat),
  * dbeta = sum(dy) per channel (c floats each). mean, invStd as returned by bn_train_fwd;
- * gamma: c floats or 0 (then 1). scratch: 16 bytes.
+ * gamma: c floats or 0 (then 1). scratch: 16 bytes. Channels [c0, c1) only.
  */
-export function bn_bwd(dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize, scratch: usize, n: i32, c: i32, s: i32): void {
-  bn_bwd_part(dy, x, mean, invStd, gamma, dx, dgamma, dbeta, scratch, n, c, s, 0, c);
-}
-
-/** bn_bwd over the channels [c0, c1) only (a thread-pool task; each with its own scratch). */
-export function bn_bwd_part(dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize, scratch: usize, n: i32, c: i32, s: i32, c0: i32, c1: i32): void {
+export function bn_bwd(dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize, scratch: usize, n: i32, c: i32, s: i32, c0: i32, c1: i32): void {
   const count = <f64>n * <f64>s;
   const seg = <usize>s << 2;
   const stride = <usize>(c * s) << 2;

@@ -58,7 +58,7 @@ function divisors(table: usize, outSize: i32, extra: i32, stride: i32, pad: i32,
 // ---------------------------------------------------------------------------------------------
 // Max pooling
 
-/** Bytes of scratch maxpool_fwd needs. */
+/** Bytes of scratch maxpool_fwd_planes needs (per task). */
 export function maxpool_fwd_scratch(kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, outH: i32, outW: i32): usize {
   const ntaps = kh * kw;
   return 2 * align16(<usize>ntaps << 2) + align16(<usize>outH << 2) + align16(<usize>(outW + 4) << 2)
@@ -68,18 +68,8 @@ export function maxpool_fwd_scratch(kh: i32, kw: i32, sh: i32, sw: i32, dh: i32,
 /**
  * y[n, c, outH, outW] = window maxima of x[n, c, h, w]; argmax (i32, same shape) = the index
  * ih * w + iw of each maximum within its input plane, -1 for a window with no input element.
- */
-export function maxpool_fwd(
-  x: usize, y: usize, argmax: usize, scratch: usize,
-  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32,
-  sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, outH: i32, outW: i32,
-): void {
-  maxpoolFwdPlanes(x, y, argmax, scratch, 0, n * c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW);
-}
-
-/**
- * Thread-pool entry of maxpool_fwd: planes [p0, p1) of the n * c, each task with its own
- * scratch. desc holds 17 i32: x, y, argmax, then maxpool_fwd's n .. outW.
+ * Computes planes [p0, p1) of the n * c, each task with its own scratch; desc holds 17 i32:
+ * x, y, argmax, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, outH, outW.
  */
 export function maxpool_fwd_planes(desc: usize, p0: i32, p1: i32, scratch: usize): void {
   maxpoolFwdPlanes(<usize>load<i32>(desc), <usize>load<i32>(desc, 4), <usize>load<i32>(desc, 8), scratch, p0, p1,

@@ -14,11 +14,6 @@ import { wasmKernels } from './module.js';
 import { runElementwise } from './split.js';
 import { outputAddress } from './arena.js';
 
-interface ActivationExports {
-  act_fwd(op: number, x: number, out: number, n: number): void;
-  act_grad(op: number, x: number, dy: number, out: number, n: number): void;
-}
-
 /** Op codes of assembly/activation.ts. */
 export const ACTIVATION_OPS: Readonly<Record<UnaryGradName, number>> = {
   relu: 0,
@@ -65,14 +60,13 @@ export function useWasmActivation(name: UnaryName, n: number): name is Activatio
 export function activationForward(name: ActivationName, x: Float32Array, out: Float32Array = takeArray('float32', x.length) as Float32Array): Float32Array {
   const k = wasmKernels();
   if (!k) throw new Error('activationForward: the WebAssembly kernels are unavailable');
-  const ex = k.exports as unknown as ActivationExports;
   const n = x.length;
   const a = k.arena;
   a.reset();
   const xa = a.copyIn(x);
   const direct = outputAddress(a, out);
   const ya = direct >= 0 ? direct : a.alloc(n * 4);
-  runElementwise(k, n, (i0, len) => ({ fn: 'act_fwd', args: [ACTIVATION_OPS[name], xa + 4 * i0, ya + 4 * i0, len] }), () => ex.act_fwd(ACTIVATION_OPS[name], xa, ya, n));
+  runElementwise(k, n, (i0, len) => ({ fn: 'act_fwd', args: [ACTIVATION_OPS[name], xa + 4 * i0, ya + 4 * i0, len] }));
   if (direct < 0) out.set(a.f32(ya, n));
   return out;
 }
@@ -81,7 +75,6 @@ export function activationForward(name: ActivationName, x: Float32Array, out: Fl
 export function activationBackward(name: ActivationName, x: Float32Array, dy: Float32Array, out: Float32Array = takeArray('float32', x.length) as Float32Array): Float32Array {
   const k = wasmKernels();
   if (!k) throw new Error('activationBackward: the WebAssembly kernels are unavailable');
-  const ex = k.exports as unknown as ActivationExports;
   const n = x.length;
   if (dy.length < n) throw new Error(`activationBackward: dy has ${dy.length} elements, x has ${n}`);
   const a = k.arena;
@@ -90,7 +83,7 @@ export function activationBackward(name: ActivationName, x: Float32Array, dy: Fl
   const dya = a.copyIn(dy.length === n ? dy : dy.subarray(0, n));
   const direct = outputAddress(a, out);
   const dxa = direct >= 0 ? direct : a.alloc(n * 4);
-  runElementwise(k, n, (i0, len) => ({ fn: 'act_grad', args: [ACTIVATION_OPS[name], xa + 4 * i0, dya + 4 * i0, dxa + 4 * i0, len] }), () => ex.act_grad(ACTIVATION_OPS[name], xa, dya, dxa, n));
+  runElementwise(k, n, (i0, len) => ({ fn: 'act_grad', args: [ACTIVATION_OPS[name], xa + 4 * i0, dya + 4 * i0, dxa + 4 * i0, len] }));
   if (direct < 0) out.set(a.f32(dxa, n));
   return out;
 }

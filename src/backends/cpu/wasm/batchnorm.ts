@@ -12,37 +12,15 @@ import {
 } from '../kernels/batchnorm.js';
 import { kernelsWith, type WasmKernels } from './module.js';
 import { copyOutF32, finishOutput, outputSlot } from './arena.js';
-import { kernelPool } from './threads.js';
-import { splitRange, taskParts } from './gemm.js';
+import { runSplit, SPLIT_MIN_ELEMENTS } from './split.js';
 
 interface NormExports {
-  bn_train_fwd(x: number, y: number, gamma: number, beta: number, mean: number, invStd: number, varUnbiased: number, scratch: number, n: number, c: number, s: number, eps: number): void;
-  bn_inference_fwd(x: number, y: number, mean: number, variance: number, gamma: number, beta: number, n: number, c: number, s: number, eps: number): void;
-  bn_bwd(dy: number, x: number, mean: number, invStd: number, gamma: number, dx: number, dgamma: number, dbeta: number, scratch: number, n: number, c: number, s: number): void;
+  bn_train_fwd(x: number, y: number, gamma: number, beta: number, mean: number, invStd: number, varUnbiased: number, scratch: number, n: number, c: number, s: number, eps: number, c0: number, c1: number): void;
+  bn_inference_fwd(x: number, y: number, mean: number, variance: number, gamma: number, beta: number, n: number, c: number, s: number, eps: number, c0: number, c1: number): void;
+  bn_bwd(dy: number, x: number, mean: number, invStd: number, gamma: number, dx: number, dgamma: number, dbeta: number, scratch: number, n: number, c: number, s: number, c0: number, c1: number): void;
 }
 
 
-
-/** Elements from which batch norm is split over the thread pool by channels. */
-const THREAD_MIN_ELEMENTS = 1 << 16;
-
-/**
- * Runs a per-channel kernel over channels [0, c): on the calling thread, or in channel ranges
- * over the pool (each range computes its channels exactly as one call would).
- */
-function splitChannels(k: WasmKernels, c: number, size: number, call: (c0: number, c1: number) => [string, number[]]): void {
-  const pool = size >= THREAD_MIN_ELEMENTS && c > 1 ? kernelPool(k) : null;
-  if (!pool) {
-    const [fn, args] = call(0, c);
-    (k.exports[fn] as (...xs: number[]) => void)(...args);
-    return;
-  }
-  const cuts = splitRange(c, 1, taskParts(pool));
-  pool.run(cuts.slice(1).map((end, j) => {
-    const [fn, args] = call(cuts[j], end);
-    return { fn, args };
-  }));
-}
 
 const kernels = (): { k: WasmKernels; ex: NormExports } | null => kernelsWith<NormExports>();
 
@@ -70,7 +48,7 @@ export function batchNormTrainForward(
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
   const y = outputSlot(a, 'float32', size);
   const stats = a.alloc(3 * c * 4);
-  splitChannels(k, c, size, (c0, c1) => ['bn_train_fwd_part', [xa, y.address, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, a.alloc(16), n, c, s, eps, c0, c1]]);
+  runSplit(k, c, 1, size >= SPLIT_MIN_ELEMENTS, (c0, c1) => ({ fn: 'bn_train_fwd', args: [xa, y.address, ga, ba, stats, stats + c * 4, stats + 2 * c * 4, a.alloc(16), n, c, s, eps, c0, c1] }));
   return {
     y: finishOutput(a, y),
     mean: copyOutF32(a.f32(stats, c)),
@@ -101,7 +79,7 @@ export function batchNormInferenceForward(
   const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
   const ba = beta ? a.copyIn(exact('beta', beta, c)) : 0;
   const y = outputSlot(a, 'float32', size);
-  splitChannels(k, c, size, (c0, c1) => ['bn_inference_fwd_part', [xa, y.address, ma, va, ga, ba, n, c, s, eps, c0, c1]]);
+  runSplit(k, c, 1, size >= SPLIT_MIN_ELEMENTS, (c0, c1) => ({ fn: 'bn_inference_fwd', args: [xa, y.address, ma, va, ga, ba, n, c, s, eps, c0, c1] }));
   return finishOutput(a, y);
 }
 
@@ -128,6 +106,6 @@ export function batchNormBackward(
   const ga = gamma ? a.copyIn(exact('gamma', gamma, c)) : 0;
   const dx = outputSlot(a, 'float32', size);
   const grads = a.alloc(2 * c * 4);
-  splitChannels(k, c, size, (c0, c1) => ['bn_bwd_part', [dya, xa, ma, ia, ga, dx.address, grads, grads + c * 4, a.alloc(16), n, c, s, c0, c1]]);
+  runSplit(k, c, 1, size >= SPLIT_MIN_ELEMENTS, (c0, c1) => ({ fn: 'bn_bwd', args: [dya, xa, ma, ia, ga, dx.address, grads, grads + c * 4, a.alloc(16), n, c, s, c0, c1] }));
   return { dx: finishOutput(a, dx), dgamma: copyOutF32(a.f32(grads, c)), dbeta: copyOutF32(a.f32(grads + c * 4, c)) };
 }

@@ -10,9 +10,7 @@ import { finishOutput, outputSlot } from './arena.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dOutputShape } from '../kernels/conv2d.js';
 import type { Conv2dParams } from '../kernels/types.js';
 import { kernelsWith, type WasmKernels } from './module.js';
-import { kernelPool } from './threads.js';
-import { splitRange, taskParts } from './gemm.js';
-import type { Task } from './thread-pool.js';
+import { runSplit } from './split.js';
 
 /** Multiply-adds from which a depthwise forward is split over the thread pool. */
 const DW_THREAD_MIN_WORK = 2 ** 19;
@@ -21,7 +19,6 @@ interface DepthwiseExports {
   dw_conv_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
   dw_conv_bwd_weight_scratch(c: number, mult: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
   dw_conv_bwd_input_scratch(h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, outH: number, outW: number): number;
-  dw_conv_fwd(x: number, w: number, bias: number, y: number, scratch: number, ...geometry: number[]): void;
   dw_conv_bwd_weight(x: number, dy: number, dw: number, scratch: number, ...geometry: number[]): void;
   dw_conv_bwd_input(dy: number, w: number, dx: number, scratch: number, ...geometry: number[]): void;
 }
@@ -80,19 +77,11 @@ export function depthwiseConv2dForward(x: Float32Array, w: Float32Array, bias: F
   const y = outputSlot(a, 'float32', ySize);
   const ya = y.address;
   const scratchBytes = ex.dw_conv_fwd_scratch(g.kh, g.kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], g.outH, g.outW);
-  const pool = kernelPool(k);
-  const planes = g.n * g.c;
-  if (pool && planes > 1 && ySize * g.kh * g.kw >= DW_THREAD_MIN_WORK) {
-    // Split the input planes (image x channel) over the pool, each task with its own scratch.
-    const desc = a.alloc(19 * 4);
-    a.i32(desc, 19).set([xa, wa, ba, ya, ...g.args]);
-    const cuts = splitRange(planes, 1, taskParts(pool));
-    const tasks: Task[] = [];
-    for (let j = 0; j + 1 < cuts.length; j++) tasks.push({ fn: 'dw_conv_fwd_planes', args: [desc, cuts[j], cuts[j + 1], a.alloc(scratchBytes)] });
-    pool.run(tasks);
-  } else {
-    ex.dw_conv_fwd(xa, wa, ba, ya, a.alloc(scratchBytes), ...g.args);
-  }
+  // Input planes (image x channel) split over the pool, each task with its own scratch; the
+  // geometry goes in a descriptor (a task carries at most 14 arguments).
+  const desc = a.alloc(19 * 4);
+  a.i32(desc, 19).set([xa, wa, ba, ya, ...g.args]);
+  runSplit(k, g.n * g.c, 1, ySize * g.kh * g.kw >= DW_THREAD_MIN_WORK, (p0, p1) => ({ fn: 'dw_conv_fwd_planes', args: [desc, p0, p1, a.alloc(scratchBytes)] }));
   if (hasEpilogue(epilogue)) applyEpilogue(k, ya, ySize, epilogue);
   return finishOutput(a, y);
 }

@@ -7,10 +7,6 @@ import type { WasmKernels } from './module.js';
 import { finishOutput, outputSlot } from './arena.js';
 import { runElementwise } from './split.js';
 
-interface ElementwiseExports {
-  add_f32(a: number, b: number, out: number, n: number): void;
-}
-
 /** Below this many elements the reference loop is as fast (no call or task overhead). */
 export const WASM_ADD_MIN_SIZE = 1 << 14;
 
@@ -21,8 +17,7 @@ export function wasmAdd(k: WasmKernels, a: Float32Array, b: Float32Array): Float
   const pa = arena.copyIn(a);
   const pb = arena.copyIn(b.subarray(0, n));
   const out = outputSlot(arena, 'float32', n);
-  const ex = k.exports as unknown as ElementwiseExports;
   const y = out.address;
-  runElementwise(k, n, (i0, len) => ({ fn: 'add_f32', args: [pa + 4 * i0, pb + 4 * i0, y + 4 * i0, len] }), () => ex.add_f32(pa, pb, y, n));
+  runElementwise(k, n, (i0, len) => ({ fn: 'add_f32', args: [pa + 4 * i0, pb + 4 * i0, y + 4 * i0, len] }));
   return finishOutput(arena, out);
 }

@@ -13,11 +13,6 @@ export interface ConvEpilogue {
   activation: ActivationName | null;
 }
 
-interface EpilogueExports {
-  add_f32(a: number, b: number, out: number, n: number): void;
-  act_fwd(op: number, x: number, out: number, n: number): void;
-}
-
 export function hasEpilogue(e: ConvEpilogue | undefined): e is ConvEpilogue {
   return !!e && (e.residual !== null || e.activation !== null);
 }
@@ -27,7 +22,6 @@ export function applyEpilogue(k: WasmKernels, y: number, n: number, e: ConvEpilo
   if (e.residual && e.residual.length < n) throw new Error(`conv2d: residual has ${e.residual.length} elements, expected ${n}`);
   const r = e.residual ? k.arena.copyIn(e.residual.subarray(0, n)) : 0;
   const op = e.activation === null ? -1 : ACTIVATION_OPS[e.activation];
-  const ex = k.exports as unknown as EpilogueExports;
-  if (r) runElementwise(k, n, (i0, len) => ({ fn: 'add_f32', args: [y + 4 * i0, r + 4 * i0, y + 4 * i0, len] }), () => ex.add_f32(y, r, y, n));
-  if (op >= 0) runElementwise(k, n, (i0, len) => ({ fn: 'act_fwd', args: [op, y + 4 * i0, y + 4 * i0, len] }), () => ex.act_fwd(op, y, y, n));
+  if (r) runElementwise(k, n, (i0, len) => ({ fn: 'add_f32', args: [y + 4 * i0, r + 4 * i0, y + 4 * i0, len] }));
+  if (op >= 0) runElementwise(k, n, (i0, len) => ({ fn: 'act_fwd', args: [op, y + 4 * i0, y + 4 * i0, len] }));
 }

@@ -4,9 +4,7 @@
  * argmax bit for bit; average pooling to float32 rounding). Where the WebAssembly kernels are
  * unavailable the reference kernels run instead.
  */
-import { kernelPool } from './threads.js';
-import { splitRange, taskParts } from './gemm.js';
-import type { Task } from './thread-pool.js';
+import { runSplit } from './split.js';
 import {
   avgPool2dBackward as refAvgPool2dBackward,
   avgPool2dForward as refAvgPool2dForward,
@@ -22,7 +20,6 @@ interface PoolExports {
   maxpool_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
   avgpool_fwd_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, outH: number, outW: number): number;
   avgpool_bwd_scratch(h: number, w: number, kh: number, kw: number, dh: number, dw: number, outH: number, outW: number): number;
-  maxpool_fwd(x: number, y: number, argmax: number, scratch: number, ...geometry: number[]): void;
   maxpool_bwd(dy: number, argmax: number, dx: number, planes: number, h: number, w: number, outH: number, outW: number, pairs: number): void;
   avgpool_fwd(x: number, y: number, scratch: number, ...geometryAndCountIncludePad: number[]): void;
   avgpool_bwd(dy: number, dx: number, scratch: number, ...geometryAndCountIncludePad: number[]): void;
@@ -78,16 +75,10 @@ export function maxPool2dForward(x: Float32Array, p: Pool2dParams): { y: Float32
   const argmax = outputSlot(a, 'int32', size);
   const [, , , , kh, kw, sh, sw, , , dh, dw, outH, outW] = g.args;
   const scratchBytes = ex.maxpool_fwd_scratch(kh, kw, sh, sw, dh, dw, outH, outW);
-  const pool = kernelPool(k);
-  if (pool && g.planes > 1 && size * kh * kw >= THREAD_MIN_WORK) {
-    // Planes split over the pool, each task with its own scratch (geometry in a descriptor).
-    const desc = a.alloc(17 * 4);
-    a.i32(desc, 17).set([xa, y.address, argmax.address, ...g.args]);
-    const cuts = splitRange(g.planes, 1, taskParts(pool));
-    pool.run(cuts.slice(1).map((end, j): Task => ({ fn: 'maxpool_fwd_planes', args: [desc, cuts[j], end, a.alloc(scratchBytes)] })));
-  } else {
-    ex.maxpool_fwd(xa, y.address, argmax.address, a.alloc(scratchBytes), ...g.args);
-  }
+  // Planes split over the pool, each task with its own scratch (geometry in a descriptor).
+  const desc = a.alloc(17 * 4);
+  a.i32(desc, 17).set([xa, y.address, argmax.address, ...g.args]);
+  runSplit(k, g.planes, 1, size * kh * kw >= THREAD_MIN_WORK, (p0, p1) => ({ fn: 'maxpool_fwd_planes', args: [desc, p0, p1, a.alloc(scratchBytes)] }));
   return { y: finishOutput(a, y), argmax: finishOutput(a, argmax), shape: g.shape };
 }
 
