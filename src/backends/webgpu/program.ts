@@ -22,6 +22,8 @@ export interface Program {
   code: string;
   /** Workgroups to dispatch along x, y, z. */
   workgroups: readonly number[];
+  /** WGSL extensions the code needs (`enable <name>;` heads the source), e.g. 'subgroups'. */
+  enables?: readonly string[];
 }
 
 /** The WGSL element type of a tensor dtype; float64 and uint8 have none in WGSL. */
@@ -33,7 +35,7 @@ export function wgslType(dtype: DType, op: string): WgslScalar {
 
 /** The full WGSL source: bindings, the Params struct, then the program's code. */
 export function programSource(p: Program): string {
-  const lines: string[] = [];
+  const lines: string[] = (p.enables ?? []).map((e) => `enable ${e};`);
   let binding = 0;
   for (const [name, type] of p.inputs) lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${name}: array<${type}>;`);
   for (const [name, type] of p.outputs) lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${name}: array<${type}>;`);
