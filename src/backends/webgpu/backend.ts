@@ -17,7 +17,13 @@ export class WebGPUStorage implements Storage {
 }
 
 /** Dispatches recorded before the encoder is submitted: bounds the latency of a long forward pass. */
-const MAX_PENDING_DISPATCHES = 64;
+const MAX_PENDING_DISPATCHES = 128;
+/**
+ * Bytes of the uniform arena: the Params of every dispatch recorded since the last submit, each
+ * at an offset aligned to minUniformBufferOffsetAlignment, written with one writeBuffer per submit
+ * (a buffer per dispatch costs more than the dispatch itself on a fast GPU).
+ */
+const UNIFORM_ARENA_BYTES = 64 * 1024;
 
 /**
  * Dawn for Node does not keep the event loop alive while a GPU promise is pending: without a
@@ -40,9 +46,13 @@ export class WebGPUBackend implements Backend {
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
+  /** The open compute pass: consecutive dispatches share one (a pass per dispatch costs about twice as much). */
+  private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
-  /** Uniform buffers of recorded dispatches, destroyed once their commands are submitted. */
-  private transient: GPUBuffer[] = [];
+  private readonly uniformBuffer: GPUBuffer;
+  private readonly uniformData = new Uint8Array(UNIFORM_ARENA_BYTES);
+  private uniformBytes = 0;
+  private readonly uniformAlign: number;
   private bytes = 0;
   private profiler: KernelProfiler | null = null;
 
@@ -52,6 +62,8 @@ export class WebGPUBackend implements Backend {
   constructor(readonly context: WebGPUContext) {
     this.device = context.device;
     this.pool = new BufferPool(this.device);
+    this.uniformBuffer = this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    this.uniformAlign = this.device.limits.minUniformBufferOffsetAlignment;
     this.device.addEventListener('uncapturederror', (event) => {
       this.deviceError ??= (event as GPUUncapturedErrorEvent).error.message;
     });
@@ -155,32 +167,37 @@ export class WebGPUBackend implements Backend {
     const pipeline = this.pipeline(program);
     const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((s, binding) => ({ binding, resource: { buffer: s.buffer } }));
     if (program.uniforms?.length) {
-      const data = packUniforms(program.uniforms);
-      const uniform = this.device.createBuffer({ size: data.byteLength, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
-      new Uint8Array(uniform.getMappedRange()).set(new Uint8Array(data));
-      uniform.unmap();
-      this.transient.push(uniform);
-      entries.push({ binding: entries.length, resource: { buffer: uniform } });
+      const data = new Uint8Array(packUniforms(program.uniforms));
+      let offset = Math.ceil(this.uniformBytes / this.uniformAlign) * this.uniformAlign;
+      if (offset + data.byteLength > UNIFORM_ARENA_BYTES) {
+        this.flush();
+        offset = 0;
+      }
+      this.uniformData.set(data, offset);
+      this.uniformBytes = offset + data.byteLength;
+      entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer, offset, size: data.byteLength } });
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const timestampWrites = this.profiler?.next(program.name);
-    const pass = this.commandEncoder().beginComputePass(timestampWrites ? { timestampWrites } : undefined);
+    const pass = timestampWrites ? this.endPass().beginComputePass({ timestampWrites }) : this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = program.workgroups;
     pass.dispatchWorkgroups(x, y, z);
-    pass.end();
+    if (timestampWrites) pass.end();
     if (++this.pendingDispatches >= MAX_PENDING_DISPATCHES) this.flush();
   }
 
   /** Submits the recorded commands. */
   flush(): void {
     if (!this.encoder) return;
-    this.device.queue.submit([this.encoder.finish()]);
+    const encoder = this.endPass();
+    // Queue writes run before the submit that follows them: this submit's dispatches see their Params.
+    if (this.uniformBytes) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData, 0, Math.ceil(this.uniformBytes / 4) * 4);
+    this.device.queue.submit([encoder.finish()]);
     this.encoder = null;
     this.pendingDispatches = 0;
-    for (const b of this.transient) b.destroy();
-    this.transient = [];
+    this.uniformBytes = 0;
   }
 
   /** Waits until the GPU has finished every submitted command (for timing and tests). */
@@ -221,8 +238,21 @@ export class WebGPUBackend implements Backend {
     this.pool.clear();
   }
 
+  /** The encoder with no compute pass open, for copies and clears. */
   private commandEncoder(): GPUCommandEncoder {
+    return this.endPass();
+  }
+
+  private endPass(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
     return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    return (this.pass ??= this.endPass().beginComputePass());
   }
 
   private pipeline(program: Program): GPUComputePipeline {

@@ -50,7 +50,8 @@ async function nodeGpu(): Promise<GPU> {
   }
   // Dawn's GPUBufferUsage, GPUMapMode, ... as globals, the way browsers have them.
   Object.assign(globalThis, mod.globals);
-  return mod.create([]);
+  // Dawn hides 'shader-f16' on NVIDIA's Vulkan driver unless asked for it.
+  return mod.create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']);
 }
 
 function describe(adapter: GPUAdapter): string {
