@@ -1,11 +1,12 @@
 // Runs in Chromium (bundled by test/browser/browser.test.ts): loads fovea's browser entry, its
 // WebAssembly kernels and (on cross-origin-isolated pages) its Web Worker pool, checks a
 // convolution, a matrix product and a whole model against the TypeScript reference kernels,
-// and posts what it saw back to the test's server.
+// and reports what it saw to the test (./report.ts).
 import { initWasm, initThreads, setNumThreads, setCpuKernels, createModel, randn, manualSeed, conv2d, matmul, noGrad, type Tensor } from '../../src/browser.js';
 import { wasmKernels } from '../../src/backends/cpu/wasm/module.js';
 import { threadPool } from '../../src/backends/cpu/wasm/threads.js';
 import { maxRelativeError } from '../helpers/compare.js';
+import { report } from './report.js';
 
 function both(fn: () => Tensor): number {
   setCpuKernels('wasm');
@@ -37,6 +38,4 @@ async function run(): Promise<Record<string, unknown>> {
   };
 }
 
-run()
-  .then((result) => fetch('/result', { method: 'POST', body: JSON.stringify(result) }))
-  .catch((e: Error) => fetch('/result', { method: 'POST', body: JSON.stringify({ error: `${e.message}\n${e.stack}` }) }));
+report(run);

@@ -1,8 +1,9 @@
 // Runs in Chromium (bundled by test/browser/browser.test.ts): fovea's WebGPU backend on the
 // adapter the browser offers (SwiftShader without a GPU): a resnet8-cifar inference and one SGD
 // training step, each compared with the same computation on the cpu backend. Without an adapter
-// the page says so and shows the CPU fallback working. Posts what it saw to the test's server.
+// the page says so and shows the CPU fallback working. Reports what it saw to the test (./report.ts).
 import { initWebGPU, setBackend, createModel, manualSeed, noGrad, ops, optim, tensor, Rng, type Tensor } from '../../src/browser.js';
+import { report } from './report.js';
 
 const input = (() => {
   const rng = new Rng(3);
@@ -55,6 +56,4 @@ async function run(): Promise<Record<string, unknown>> {
   };
 }
 
-run()
-  .then((result) => fetch('/result', { method: 'POST', body: JSON.stringify(result) }))
-  .catch((e: Error) => fetch('/result', { method: 'POST', body: JSON.stringify({ error: `${e.message}\n${e.stack}` }) }));
+report(run);
