@@ -10,3 +10,4 @@ export * from './norm.js';
 export * from './softmax.js';
 export * from './loss.js';
 export * from './dropout.js';
+export * from './optim.js';

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import { add, affine } from '../ops/elementwise.js';
+import { sgdUpdate } from '../ops/optim.js';
 import { Optimizer } from './optimizer.js';
 
 export interface SgdOptions {
@@ -27,15 +27,9 @@ export class SGD extends Optimizer {
   }
 
   protected update(p: Tensor, grad: Tensor, state: Map<string, Tensor>): void {
-    let g = this.weightDecay ? add(grad, affine(p, this.weightDecay)) : grad;
-    if (this.momentum) {
-      const previous = state.get('momentum_buffer');
-      const buf = previous ? add(affine(previous, this.momentum), affine(g, 1 - this.dampening)) : affine(g, 1);
-      this.setState(state, 'momentum_buffer', buf);
-      const current = state.get('momentum_buffer')!;
-      g = this.nesterov ? add(g, affine(current, this.momentum)) : current;
-    }
-    p.assign(add(p, affine(g, -this.lr)));
+    const next = sgdUpdate(p, grad, state.get('momentum_buffer') ?? null, this);
+    if (next.momentumBuffer) this.setState(state, 'momentum_buffer', next.momentumBuffer);
+    p.assign(next.param);
   }
 }
 

@@ -27,6 +27,7 @@ import type { WasmKernels } from './wasm/module.js';
 import { wasmBatchedGemm } from './wasm/gemm.js';
 import { depthwiseConv2dBackwardInput, depthwiseConv2dBackwardWeight, depthwiseConv2dForward, isDepthwise } from './wasm/depthwise.js';
 import { wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConv2dForward } from './wasm/conv.js';
+import './kernels/optim.js'; // registers sgdUpdate and adamwUpdate
 
 export { CpuBackend } from './cpu-backend.js';
 
