@@ -6,6 +6,8 @@ import './backends/cpu/index.js';
 
 export { Tensor, leakedTensorCount, type GradFn } from './tensor/tensor.js';
 export { ENGINE, getBackend, setBackend, manualSeed, noGrad, isGradEnabled, tidy, keep, memory, runKernel } from './tensor/engine.js';
+export { autocast, isAutocasting, type AutocastOptions } from './tensor/autocast.js';
+export { float16Bits, float16Value, toFloat16Bits, fromFloat16Bits } from './tensor/float16.js';
 export { Rng } from './tensor/rng.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
 export { registerKernel, listKernels, hasKernel } from './backends/registry.js';

@@ -3,9 +3,10 @@ import { record, needsGrad, willRecord } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Conv2dParams } from '../backends/cpu/kernels/types.js';
 import { outputSize } from '../backends/cpu/kernels/types.js';
-import { assertFloat, assertRank, assertSameDtype, fmt, pair } from './util.js';
+import { assertFloat, assertProductDtypes, assertRank, assertSameDtype, fmt, pair } from './util.js';
 import { sum } from './reduce.js';
-import { add } from './elementwise.js';
+import { add, cast } from './elementwise.js';
+import { autocastOperands, isAutocasting } from '../tensor/autocast.js';
 import { activation as unaryActivation } from './activation.js';
 
 export interface Conv2dOptions {
@@ -71,12 +72,13 @@ export function conv2dParams(x: Tensor, weight: Tensor, opts: Conv2dOptions): Co
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions & Conv2dEpilogue = {}): Tensor {
   const { residual, activation, ...convOpts } = opts;
+  if (residual) assertSameDtype('conv2d', x, residual);
+  if (isAutocasting()) [x, weight] = autocastOperands(cast, x, weight);
   if (!residual && !activation) return conv2dPlain(x, weight, bias ?? null, convOpts);
   if (activation && !CONV_ACTIVATIONS.includes(activation)) throw new Error(`conv2d: activation must be one of ${CONV_ACTIVATIONS.join(', ')}, got '${activation}'`);
   const params = conv2dParams(x, weight, convOpts);
   const outShape = conv2dOutputShapeOf(params);
   if (residual && residual.shape.join() !== outShape.join()) throw new Error(`conv2d: residual ${fmt(residual.shape)} must match the output ${fmt(outShape)}`);
-  if (residual) assertSameDtype('conv2d', x, residual);
   const tensors = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   if (willRecord(...tensors)) {
     // Training: the same result through differentiable ops.
@@ -102,7 +104,7 @@ function conv2dOutputShapeOf(p: Conv2dParams): number[] {
 
 function conv2dPlain(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions): Tensor {
   assertFloat('conv2d', x, weight);
-  assertSameDtype('conv2d', x, weight);
+  assertProductDtypes('conv2d', x, weight);
   const params = conv2dParams(x, weight, opts);
   validateBias(bias, params, weight);
   const y = runKernel('conv2d', bias ? [x, weight, bias] : [x, weight], { params, hasBias: !!bias })[0];

@@ -1,6 +1,7 @@
 import { ENGINE, runKernel } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { allocTyped, dtypeOfArray, type DType, type TypedArray } from '../tensor/dtype.js';
+import { float16Value, toFloat16Bits } from '../tensor/float16.js';
 import type { Rng } from '../tensor/rng.js';
 import { fmt, sizeOf } from './util.js';
 
@@ -27,14 +28,20 @@ function inferShape(values: NestedNumbers): number[] {
 export function tensor(values: TypedArray | NestedNumbers, shape?: readonly number[], dtype?: DType): Tensor {
   let array: TypedArray;
   if (ArrayBuffer.isView(values)) {
-    array = dtype && dtype !== dtypeOfArray(values) ? allocTyped(dtype, values.length).map((_, i) => values[i]) : values;
+    if (dtype === 'float16' && !(values instanceof Uint16Array)) array = toFloat16Bits(values);
+    else if (dtype && dtype !== dtypeOfArray(values)) array = allocTyped(dtype, values.length).map((_, i) => (values instanceof Uint16Array ? float16Value(values[i]) : values[i]));
+    else array = values;
     shape ??= [values.length];
   } else {
     const inferred = inferShape(values);
     shape ??= inferred;
     const flat = (Array.isArray(values) ? (values as unknown[]).flat(Infinity) : [values]) as number[];
-    array = allocTyped(dtype ?? 'float32', flat.length);
-    for (let i = 0; i < flat.length; i++) array[i] = flat[i];
+    if (dtype === 'float16') {
+      array = toFloat16Bits(flat);
+    } else {
+      array = allocTyped(dtype ?? 'float32', flat.length);
+      for (let i = 0; i < flat.length; i++) array[i] = flat[i];
+    }
   }
   checkShape('tensor', shape);
   if (sizeOf(shape) !== array.length) throw new Error(`tensor: ${array.length} values do not fill shape ${fmt(shape)} (${sizeOf(shape)} elements)`);

@@ -1,7 +1,9 @@
 import { runKernel } from '../tensor/engine.js';
 import { record, needsGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { assertFloat, assertSameDtype, fmt, sizeOf } from './util.js';
+import { assertFloat, assertProductDtypes, fmt, sizeOf } from './util.js';
+import { autocastOperands, isAutocasting } from '../tensor/autocast.js';
+import { cast } from './elementwise.js';
 import { reshape } from './shape.js';
 import { sumTo } from './reduce.js';
 
@@ -11,7 +13,7 @@ import { sumTo } from './reduce.js';
  */
 export function matmulRaw(op: string, a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
   assertFloat(op, a, b);
-  assertSameDtype(op, a, b);
+  assertProductDtypes(op, a, b);
   if (a.ndim < 2 || b.ndim < 2) throw new Error(`${op}: operands must have rank >= 2, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
@@ -33,6 +35,7 @@ export function matmulRaw(op: string, a: Tensor, b: Tensor, transA = false, tran
 
 /** Matrix product with batch support: [..., M, K] @ [..., K, N] (or @ [K, N]). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (isAutocasting()) [a, b] = autocastOperands(cast, a, b);
   const y = matmulRaw('matmul', a, b);
   return record(y, 'matmul', [a, b], (dy) => {
     const da = needsGrad(a) ? matmulRaw('matmul backward', dy, b, false, true) : null;
@@ -54,6 +57,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 /** y = x Wᵀ + b with W of shape [out, in] (PyTorch's layout), x of shape [..., in]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (isAutocasting()) [x, weight] = autocastOperands(cast, x, weight);
   if (weight.ndim !== 2) throw new Error(`linear: weight must be [outFeatures, inFeatures], got ${fmt(weight.shape)}`);
   const [out, inFeatures] = weight.shape;
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== inFeatures) throw new Error(`linear: input ${fmt(x.shape)} does not end in inFeatures=${inFeatures} of weight ${fmt(weight.shape)}`);

@@ -33,6 +33,12 @@ export function assertSameDtype(op: string, a: Tensor, b: Tensor): void {
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ (${a.dtype} ${fmt(a.shape)} vs ${b.dtype} ${fmt(b.shape)}); cast one with .cast()`);
 }
 
+/** Operands of a product: equal dtypes, or float16 with float32 (mixed precision). */
+export function assertProductDtypes(op: string, a: Tensor, b: Tensor): void {
+  const mixed = (a.dtype === 'float16' && b.dtype === 'float32') || (a.dtype === 'float32' && b.dtype === 'float16');
+  if (!mixed) assertSameDtype(op, a, b);
+}
+
 export function assertRank(op: string, name: string, t: Tensor, rank: number, hint = ''): void {
   if (t.ndim !== rank) throw new Error(`${op}: expected ${name} of rank ${rank}${hint ? ` (${hint})` : ''}, got shape ${fmt(t.shape)}`);
 }

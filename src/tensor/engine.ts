@@ -56,6 +56,9 @@ class Engine {
     const backend = inputs.length ? inputs[0].backend : this.backend(attrs.backend as string | undefined);
     const what = typeof attrs.op === 'string' ? attrs.op : kernelName;
     for (const t of inputs) {
+      if (t.dtype === 'float16' && !FLOAT16_KERNELS.has(kernelName)) {
+        throw new Error(`${what}: got a float16 tensor (shape [${t.shape.join(', ')}]); float16 is storage for mixed precision, taken only by cast, conv2d, matmul and linear: cast it first (x.cast('float32'))`);
+      }
       if (t.isDisposed) throw new Error(`${what}: an input tensor (shape [${t.shape.join(', ')}]) was already disposed; keep() it or create it outside the tidy() that released it`);
       if (t.backend !== backend) throw new Error(`${what}: inputs live on different backends ('${backend.name}' and '${t.backend.name}'); move them with .to('${backend.name}')`);
     }
@@ -77,6 +80,9 @@ class Engine {
 }
 
 export const ENGINE = new Engine();
+
+/** Kernels that read float16 inputs (mixed precision: their products and sums are in float32). */
+const FLOAT16_KERNELS = new Set(['cast', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'matmul']);
 
 export function getBackend(name?: string): Backend {
   return ENGINE.backend(name);

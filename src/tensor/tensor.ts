@@ -1,5 +1,9 @@
 import type { Backend, Storage } from '../backends/backend.js';
 import { type DType, type TypedArray } from './dtype.js';
+import { fromFloat16Bits } from './float16.js';
+
+/** float16 storage reads back as its values, not its bit patterns. */
+const decodeHalf = (values: TypedArray): TypedArray => (values instanceof Uint16Array ? fromFloat16Bits(values) : values);
 import { ENGINE } from './engine.js';
 import * as ops from '../ops/index.js';
 import { backward as runBackward } from './autograd.js';
@@ -96,9 +100,9 @@ export class Tensor {
     this.dispose();
   }
 
-  /** A copy of the values, read back from the backend. */
+  /** A copy of the values, read back from the backend (float16 values as a Float32Array). */
   async data(): Promise<TypedArray> {
-    return this.backend.read(this.storage, this.dtype, this.size);
+    return decodeHalf(await this.backend.read(this.storage, this.dtype, this.size));
   }
 
   /** A copy of the values; only for host-resident backends (cpu). */
@@ -106,7 +110,7 @@ export class Tensor {
     if (!this.backend.hostResident) {
       throw new Error(`dataSync() is not available on the '${this.backend.name}' backend, whose memory is not host-resident; use 'await tensor.data()'`);
     }
-    return this.backend.readSync(this.storage, this.dtype, this.size);
+    return decodeHalf(this.backend.readSync(this.storage, this.dtype, this.size));
   }
 
   /** The single value of a one-element tensor. */

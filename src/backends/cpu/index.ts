@@ -1,4 +1,5 @@
-import { registerKernel, type KernelAttrs } from '../registry.js';
+import { getKernel, registerKernel, type KernelAttrs } from '../registry.js';
+import { fromFloat16Bits, toFloat16Bits } from '../../tensor/float16.js';
 import type { KernelTensor } from '../backend.js';
 import { ENGINE } from '../../tensor/engine.js';
 import { allocTyped, type DType, type TypedArray } from '../../tensor/dtype.js';
@@ -158,8 +159,9 @@ cpu('concat', (_b, inputs, attrs) => {
 });
 
 cpu('cast', (_b, [x], attrs) => {
+  const src = x.dtype === 'float16' ? fromFloat16Bits(v(x) as Uint16Array) : v(x);
+  if (attrs.dtype === 'float16') return [{ values: toFloat16Bits(src), shape: x.shape }];
   const out = allocTyped(attrs.dtype as DType, sizeOf(x.shape));
-  const src = v(x);
   if (attrs.dtype === 'int32' || attrs.dtype === 'uint8') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
   else out.set(src);
   return [{ values: out, shape: x.shape }];
@@ -321,5 +323,22 @@ cpu('batchNormBackward', (_b, [dy, x, mean, invStd, gamma]) => {
     { values: r.dbeta, shape: [C] },
   ];
 });
+
+/**
+ * Mixed precision: float16 operands of the products are widened to float32 and the float32
+ * kernel runs, as the GPU's float16 kernels do in registers (the reference twin for them).
+ */
+for (const name of ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'matmul']) {
+  const float32Kernel = getKernel('cpu', name);
+  registerKernel('cpu', name, (backend, inputs, attrs) => {
+    if (!inputs.some((t) => t.dtype === 'float16')) return float32Kernel(backend, inputs, attrs);
+    const widened = inputs.map((t) => (t.dtype === 'float16' ? { storage: backend.upload(fromFloat16Bits(v(t) as Uint16Array)), shape: t.shape, dtype: 'float32' as const } : t));
+    try {
+      return float32Kernel(backend, widened, attrs);
+    } finally {
+      widened.forEach((t, i) => t !== inputs[i] && backend.free(t.storage));
+    }
+  });
+}
 
 ENGINE.registerBackend('cpu', () => new CpuBackend());

@@ -7,10 +7,11 @@
 import type { KernelTensor } from '../../backend.js';
 import type { KernelAttrs } from '../../registry.js';
 import { outputSize, type Conv2dParams } from '../../cpu/kernels/types.js';
-import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type WgslScalar } from '../program.js';
+import { FLAT_INDEX, MAIN_1D, grid1d, type WgslScalar } from '../program.js';
 import { TILE, gemmProgram } from './gemm.js';
 import { MATH_WGSL, unaryExpr } from './math.js';
 import { gpuKernel, storageOf } from './util.js';
+import { halfSuffix, operand, productDtype } from './half.js';
 import type { WebGPUStorage } from '../backend.js';
 
 interface Geometry {
@@ -47,7 +48,7 @@ fn inputTap(n: u32, channel: u32, ki: u32, kj: u32, oh: i32, ow: i32) -> f32 {
   let ih = oh * P.sh - P.ph + i32(ki) * P.dh;
   let iw = ow * P.sw - P.pw + i32(kj) * P.dw;
   if (ih < 0 || ih >= P.H || iw < 0 || iw >= P.W) { return 0.0; }
-  return X[((n * P.C + channel) * u32(P.H) + u32(ih)) * u32(P.W) + u32(iw)];
+  return ldX(((n * P.C + channel) * u32(P.H) + u32(ih)) * u32(P.W) + u32(iw));
 }`;
 
 /** Inputs and WGSL of the forward epilogue: y = activation(acc + bias[o] + residual[index]). */
@@ -94,24 +95,27 @@ const isDepthwise = (g: Geometry): boolean => g.groups === g.c && g.cg === 1 && 
 gpuKernel('conv2d', (b, inputs, attrs) => {
   const p = attrs.params as Conv2dParams;
   const [x, w] = inputs;
-  if (wgslType(x.dtype, 'conv2d') !== 'f32') throw new Error(`conv2d: expects float32 tensors on the webgpu backend, got ${x.dtype}`);
+  const xIn = operand('X', x.dtype, 'conv2d');
+  const wIn = operand('WT', w.dtype, 'conv2d');
   const g = geometry(p);
-  const out = b.output([g.n, g.o, g.outH, g.outW], x.dtype);
+  const out = b.output([g.n, g.o, g.outH, g.outW], productDtype(x.dtype));
   const ep = epilogue(attrs, inputs);
   const uniforms = geometryUniforms(g, p);
   const io = {
-    inputs: [['X', 'f32'], ['WT', 'f32'], ...ep.bindings] as [string, WgslScalar][],
+    inputs: [xIn.binding, wIn.binding, ...ep.bindings] as [string, WgslScalar][],
     outputs: [['Y', 'f32']] as [string, WgslScalar][],
   };
+  const loads = `${xIn.code}\n${wIn.code}`;
+  const half = halfSuffix(x.dtype, w.dtype);
   const storages = [storageOf(x), storageOf(w), ...ep.storages];
   if (isDepthwise(g)) {
     const total = g.n * g.o * g.outH * g.outW;
     b.run(
       {
-        name: `depthwise_conv2d_${ep.key}`,
+        name: `depthwise_conv2d${half}_${ep.key}`,
         ...io,
         uniforms: [['total', 'u32', total], ...uniforms],
-        code: `${IM2COL_WGSL}\n${ep.code}\n${FLAT_INDEX}\n${MAIN_1D} {
+        code: `${loads}\n${IM2COL_WGSL}\n${ep.code}\n${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.total) { return; }
   let plane = u32(P.outH * P.outW);
@@ -124,7 +128,7 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
   var acc = 0.0;
   for (var ki = 0u; ki < P.kh; ki++) {
     for (var kj = 0u; kj < P.kw; kj++) {
-      acc = fma(WT[(o * P.kh + ki) * P.kw + kj], inputTap(n, channel, ki, kj, oh, ow), acc);
+      acc = fma(ldWT((o * P.kh + ki) * P.kw + kj), inputTap(n, channel, ki, kj, oh, ow), acc);
     }
   }
   Y[i] = epilogue(acc, o, i);
@@ -142,7 +146,7 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
   const loadB = pointwise
     ? `fn loadB(group: u32, k: u32, col: u32) -> f32 {
   let plane = u32(P.H * P.W);
-  return X[((col / plane) * P.C + group * P.cg + k) * plane + col % plane];
+  return ldX(((col / plane) * P.C + group * P.cg + k) * plane + col % plane);
 }`
     : `fn loadB(group: u32, k: u32, col: u32) -> f32 {
   let taps = P.kh * P.kw;
@@ -153,15 +157,15 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
 }`;
   b.run(
     gemmProgram({
-      name: `conv2d${pointwise ? '_pointwise' : ''}_${ep.key}`,
+      name: `conv2d${pointwise ? '_pointwise' : ''}${half}_${ep.key}`,
       ...io,
       uniforms,
       M: g.og,
       N: g.n * g.outH * g.outW,
       K: g.cg * taps,
       batch: g.groups,
-      code: `${IM2COL_WGSL}\n${ep.code}
-fn loadA(group: u32, m: u32, k: u32) -> f32 { return WT[(group * P.og + m) * P.K + k]; }
+      code: `${loads}\n${IM2COL_WGSL}\n${ep.code}
+fn loadA(group: u32, m: u32, k: u32) -> f32 { return ldWT((group * P.og + m) * P.K + k); }
 ${loadB}
 fn store(group: u32, m: u32, col: u32, v: f32) {
   let plane = u32(P.outH * P.outW);
@@ -179,16 +183,19 @@ fn store(group: u32, m: u32, col: u32, v: f32) {
 gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
   const p = attrs.params as Conv2dParams;
   const g = geometry(p);
-  const out = b.output(p.inShape, dy.dtype);
+  const out = b.output(p.inShape, productDtype(dy.dtype));
+  const dyIn = operand('DY', dy.dtype, 'conv2dBackwardInput');
+  const wIn = operand('WT', w.dtype, 'conv2dBackwardInput');
+  const half = halfSuffix(w.dtype);
   if (isDepthwise(g)) {
     const total = g.n * g.c * g.h * g.w;
     b.run(
       {
-        name: 'depthwise_conv2dBackwardInput',
-        inputs: [['DY', 'f32'], ['WT', 'f32']],
+        name: `depthwise_conv2dBackwardInput${half}`,
+        inputs: [dyIn.binding, wIn.binding],
         outputs: [['DX', 'f32']],
         uniforms: [['total', 'u32', total], ...geometryUniforms(g, p)],
-        code: `${FLAT_INDEX}\n${MAIN_1D} {
+        code: `${dyIn.code}\n${wIn.code}\n${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.total) { return; }
   let plane = u32(P.H * P.W);
@@ -207,7 +214,7 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
       for (var kj = 0u; kj < P.kw; kj++) {
         let tw = iw + P.pw - i32(kj) * P.dw;
         if (tw < 0 || tw % P.sw != 0 || tw / P.sw >= P.outW) { continue; }
-        acc = fma(WT[(o * P.kh + ki) * P.kw + kj], DY[dyBase + u32((th / P.sh) * P.outW + tw / P.sw)], acc);
+        acc = fma(ldWT((o * P.kh + ki) * P.kw + kj), ldDY(dyBase + u32((th / P.sh) * P.outW + tw / P.sw)), acc);
       }
     }
   }
@@ -225,18 +232,18 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
   // output positions whose window puts tap (ki, kj) on (ih, iw).
   b.run(
     gemmProgram({
-      name: 'conv2dBackwardInput',
-      inputs: [['DY', 'f32'], ['WT', 'f32']],
+      name: `conv2dBackwardInput${half}`,
+      inputs: [dyIn.binding, wIn.binding],
       outputs: [['DX', 'f32']],
       uniforms: geometryUniforms(g, p),
       M: g.cg,
       N: g.n * g.h * g.w,
       K: g.og * taps,
       batch: g.groups,
-      code: `
+      code: `${dyIn.code}\n${wIn.code}
 fn loadA(group: u32, c: u32, k: u32) -> f32 {
   let taps = P.kh * P.kw;
-  return WT[((group * P.og + k / taps) * P.cg + c) * taps + k % taps];
+  return ldWT(((group * P.og + k / taps) * P.cg + c) * taps + k % taps);
 }
 fn loadB(group: u32, k: u32, col: u32) -> f32 {
   let taps = P.kh * P.kw;
@@ -249,7 +256,7 @@ fn loadB(group: u32, k: u32, col: u32) -> f32 {
   let oh = th / P.sh;
   let ow = tw / P.sw;
   if (oh >= P.outH || ow >= P.outW) { return 0.0; }
-  return DY[(((col / plane) * P.O + group * P.og + k / taps) * u32(P.outH) + u32(oh)) * u32(P.outW) + u32(ow)];
+  return ldDY((((col / plane) * P.O + group * P.og + k / taps) * u32(P.outH) + u32(oh)) * u32(P.outW) + u32(ow));
 }
 fn store(group: u32, c: u32, col: u32, v: f32) {
   let plane = u32(P.H * P.W);
@@ -265,17 +272,20 @@ fn store(group: u32, c: u32, col: u32, v: f32) {
 gpuKernel('conv2dBackwardWeight', (b, [x, dy], attrs) => {
   const p = attrs.params as Conv2dParams;
   const g = geometry(p);
-  const out = b.output(p.weightShape, x.dtype);
+  const out = b.output(p.weightShape, productDtype(x.dtype));
+  const xIn = operand('X', x.dtype, 'conv2dBackwardWeight');
+  const dyIn = operand('DY', dy.dtype, 'conv2dBackwardWeight');
+  const half = halfSuffix(x.dtype);
   if (isDepthwise(g)) {
     // A workgroup per weight element, reducing its products over (n, oh, ow) in workgroup memory.
     const weights = g.o * g.kh * g.kw;
     b.run(
       {
-        name: 'depthwise_conv2dBackwardWeight',
-        inputs: [['X', 'f32'], ['DY', 'f32']],
+        name: `depthwise_conv2dBackwardWeight${half}`,
+        inputs: [xIn.binding, dyIn.binding],
         outputs: [['DW', 'f32']],
         uniforms: [['weights', 'u32', weights], ['count', 'u32', g.n * g.outH * g.outW], ...geometryUniforms(g, p)],
-        code: `${IM2COL_WGSL}
+        code: `${xIn.code}\n${dyIn.code}\n${IM2COL_WGSL}
 var<workgroup> partial: array<f32, ${REDUCE_THREADS}>;
 @compute @workgroup_size(${REDUCE_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let wi = wg.x + wg.y * nwg.x;
@@ -289,7 +299,7 @@ var<workgroup> partial: array<f32, ${REDUCE_THREADS}>;
     for (var e = lid; e < P.count; e += ${REDUCE_THREADS}u) {
       let n = e / plane;
       let p = i32(e % plane);
-      acc = fma(DY[(n * P.O + o) * plane + u32(p)], inputTap(n, o / P.og, r / P.kw, r % P.kw, p / P.outW, p % P.outW), acc);
+      acc = fma(ldDY((n * P.O + o) * plane + u32(p)), inputTap(n, o / P.og, r / P.kw, r % P.kw, p / P.outW, p % P.outW), acc);
     }
   }
   partial[lid] = acc;
@@ -317,17 +327,17 @@ var<workgroup> partial: array<f32, ${REDUCE_THREADS}>;
   // dw[o, (c, ki, kj)] = sum over (n, oh, ow) of dy[n, o, oh, ow] * im2col(x)[(c, ki, kj), (n, oh, ow)].
   b.run(
     gemmProgram({
-      name: 'conv2dBackwardWeight',
-      inputs: [['X', 'f32'], ['DY', 'f32']],
+      name: `conv2dBackwardWeight${half}`,
+      inputs: [xIn.binding, dyIn.binding],
       outputs: [['DW', 'f32']],
       uniforms: [...geometryUniforms(g, p), ['weightSize', 'u32', g.o * N]],
       M, N, K,
       batch: g.groups,
       splits,
-      code: `${IM2COL_WGSL}
+      code: `${xIn.code}\n${dyIn.code}\n${IM2COL_WGSL}
 fn loadA(group: u32, m: u32, k: u32) -> f32 {
   let plane = u32(P.outH * P.outW);
-  return DY[((k / plane) * P.O + group * P.og + m) * plane + k % plane];
+  return ldDY(((k / plane) * P.O + group * P.og + m) * plane + k % plane);
 }
 fn loadB(group: u32, k: u32, col: u32) -> f32 {
   let taps = P.kh * P.kw;

@@ -1,6 +1,7 @@
 /** Element-wise kernels: unary, unaryGrad, affine, binary (broadcasting), cast, fill. */
 import { broadcastStrides } from '../../strides.js';
 import type { DType } from '../../../tensor/dtype.js';
+import { operand } from './half.js';
 import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type Program, type WgslElement, type WgslScalar } from '../program.js';
 import { MATH_WGSL, unaryExpr, unaryGradExpr } from './math.js';
 import { gpuKernel, sizeOf, storageOf } from './util.js';
@@ -160,7 +161,38 @@ gpuKernel('cast', (b, [x], attrs) => {
   const n = sizeOf(x.shape);
   const out = b.output(x.shape, dtype);
   let program: Program;
-  if (dtype === 'uint8') {
+  if (dtype === 'float16') {
+    // Two halves per u32 word (see half.ts); each thread converts one pair.
+    const input = operand('X', x.dtype === 'float16' ? 'float16' : 'float32', 'cast');
+    if (x.dtype !== 'float32' && x.dtype !== 'float16') throw new Error(`cast: the webgpu backend casts to float16 from float32 only, got ${x.dtype}; cast to float32 first`);
+    program = {
+      name: `cast_${x.dtype}_float16`,
+      inputs: [input.binding],
+      outputs: [['Y', 'u32']],
+      uniforms: [['n', 'u32', n]],
+      code: `${input.code}\n${FLAT_INDEX}\n${MAIN_1D} {
+  let w = flatIndex(gid, nwg);
+  if (w * 2u >= P.n) { return; }
+  let hi = select(0.0, ldX(w * 2u + 1u), w * 2u + 1u < P.n);
+  Y[w] = pack2x16float(vec2<f32>(ldX(w * 2u), hi));
+}`,
+      workgroups: grid1d(Math.ceil(n / 2)),
+    };
+  } else if (x.dtype === 'float16') {
+    const to = wgslType(dtype, 'cast');
+    program = {
+      name: `cast_float16_${dtype}`,
+      inputs: [['X', 'u32']],
+      outputs: [['Y', to]],
+      uniforms: [['n', 'u32', n]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.n) { return; }
+  Y[i] = ${to}(unpack2x16float(X[i >> 1u])[i & 1u]);
+}`,
+      workgroups: grid1d(n),
+    };
+  } else if (dtype === 'uint8') {
     // Four bytes per thread, packed into one u32 word: WGSL has no 8-bit storage.
     const t = wgslType(x.dtype, 'cast');
     program = {
