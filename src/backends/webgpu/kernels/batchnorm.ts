@@ -1,11 +1,14 @@
 /**
  * Batch normalisation over axis 1 of [N, C, ...] (as src/backends/cpu/kernels/batchnorm.ts): the
- * training forward and the backward run one workgroup per channel, reducing in workgroup memory
- * (float32, pairwise: the cpu kernel sums in float64); inference is element-wise.
+ * training forward and the backward run one workgroup per channel, each thread summing a strided
+ * part in float32 and the threads' sums combined with subgroup operations where the device has
+ * them, else pairwise in workgroup memory (./subgroup.ts; the cpu kernel sums in float64);
+ * inference is element-wise.
  */
 import type { KernelTensor } from '../../backend.js';
 import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type WgslScalar } from '../program.js';
 import { gpuKernel, storageOf } from './util.js';
+import { useSubgroups, workgroupReductions } from './subgroup.js';
 import type { WebGPUBackend } from '../backend.js';
 
 const THREADS = 256;
@@ -17,24 +20,22 @@ function layout(x: KernelTensor): { n: number; c: number; s: number } {
   return { n: x.shape[0], c: x.shape[1], s };
 }
 
-/** WGSL: a workgroup-wide sum of `v` (every thread gets the total); `red` is the scratch array. */
-const WORKGROUP_SUM = `
-var<workgroup> red: array<f32, ${THREADS}>;
-fn workgroupSum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${THREADS / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
+/** WGSL: the workgroup-wide sums (every thread gets the totals) and the index of element e of a channel. */
+function channelCode(sg: boolean, sums: readonly ('channelSum' | 'channelSum2')[]) {
+  const red = workgroupReductions(
+    THREADS,
+    sg,
+    sums.map((name) => ({ name, op: 'sum' as const, type: name === 'channelSum' ? ('f32' as const) : ('vec2<f32>' as const) })),
+  );
+  return {
+    ...red,
+    code: `${red.code}
 // Element e (of count = N * s) of channel ch in NC... layout.
-fn at(ch: u32, e: u32) -> u32 { return (e / P.s) * P.C * P.s + ch * P.s + e % P.s; }`;
+fn at(ch: u32, e: u32) -> u32 { return (e / P.s) * P.C * P.s + ch * P.s + e % P.s; }`,
+  };
+}
 
-const CHANNEL_MAIN = `@compute @workgroup_size(${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32)`;
+const channelMain = (params: string): string => `@compute @workgroup_size(${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32${params})`;
 
 /** Bindings for the optional gamma (and beta) inputs, with WGSL reading them or their defaults. */
 function affineInputs(gamma: KernelTensor | undefined, beta: KernelTensor | undefined) {
@@ -57,23 +58,28 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
   const invStd = b.output([c], x.dtype);
   const varUnbiased = b.output([c], x.dtype);
   const aff = affineInputs(gamma, beta);
+  const sg = useSubgroups(b);
+  const red = channelCode(sg, ['channelSum', 'channelSum2']);
   b.run(
     {
-      name: `batchNormTrain_${aff.bindings.length}`,
+      name: `batchNormTrain_${aff.bindings.length}${sg ? '_sg' : ''}`,
+      enables: red.enables,
       inputs: [['X', 'f32'], ...aff.bindings],
       outputs: [['Y', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ['VARU', 'f32']],
       uniforms: [['C', 'u32', c], ['s', 'u32', s], ['count', 'u32', count], ['eps', 'f32', attrs.eps as number]],
-      code: `${WORKGROUP_SUM}\n${CHANNEL_MAIN} {
+      code: `${red.code}\n${channelMain(red.params)} {
+  ${red.init}
   let ch = wg.x;
   var sum = 0.0;
   for (var e = lid; e < P.count; e += ${THREADS}u) { sum += X[at(ch, e)]; }
-  let m = workgroupSum(sum, lid) / f32(P.count);
-  // Corrected two-pass variance, as the cpu kernel.
+  let m = channelSum(sum, lid) / f32(P.count);
+  // Corrected two-pass variance, as the cpu kernel: the squares and the compensation summed together.
   var sq = 0.0;
   var comp = 0.0;
   for (var e = lid; e < P.count; e += ${THREADS}u) { let d = X[at(ch, e)] - m; sq += d * d; comp += d; }
-  let sqTotal = workgroupSum(sq, lid);
-  let compTotal = workgroupSum(comp, lid);
+  let totals = channelSum2(vec2f(sq, comp), lid);
+  let sqTotal = totals.x;
+  let compTotal = totals.y;
   let m2 = max(0.0, sqTotal - compTotal * compTotal / f32(P.count));
   let inv = 1.0 / sqrt(m2 / f32(P.count) + P.eps);
   if (lid == 0u) {
@@ -127,21 +133,26 @@ gpuKernel('batchNormBackward', (b, [dy, x, mean, invStd, gamma]) => {
   const dgamma = b.output([c], x.dtype);
   const dbeta = b.output([c], x.dtype);
   const aff = affineInputs(gamma, undefined);
+  const sg = useSubgroups(b);
+  const red = channelCode(sg, ['channelSum2']);
   b.run(
     {
-      name: `batchNormBackward_${aff.bindings.length}`,
+      name: `batchNormBackward_${aff.bindings.length}${sg ? '_sg' : ''}`,
+      enables: red.enables,
       inputs: [['DY', 'f32'], ['X', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ...aff.bindings],
       outputs: [['DX', 'f32'], ['DGAMMA', 'f32'], ['DBETA', 'f32']],
       uniforms: [['C', 'u32', c], ['s', 'u32', s], ['count', 'u32', count]],
-      code: `${WORKGROUP_SUM}\n${CHANNEL_MAIN} {
+      code: `${red.code}\n${channelMain(red.params)} {
+  ${red.init}
   let ch = wg.x;
   let m = MEAN[ch];
   let inv = INVSTD[ch];
   var sumDy = 0.0;
   var sumDyXc = 0.0;
   for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); let g = DY[k]; sumDy += g; sumDyXc += g * (X[k] - m); }
-  let totalDy = workgroupSum(sumDy, lid);
-  let totalDyXc = workgroupSum(sumDyXc, lid);
+  let totals = channelSum2(vec2f(sumDy, sumDyXc), lid);
+  let totalDy = totals.x;
+  let totalDyXc = totals.y;
   if (lid == 0u) { DBETA[ch] = totalDy; DGAMMA[ch] = totalDyXc * inv; }
   let k0 = ${aff.gamma} * inv;
   let meanDy = totalDy / f32(P.count);

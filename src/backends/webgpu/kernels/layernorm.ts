@@ -1,12 +1,14 @@
 /**
  * Layer normalisation over the last axis (the inference kernel of ops.layerNorm, as
  * src/backends/cpu/kernels/layernorm.ts): a workgroup per row, two-pass mean and biased variance
- * reduced in workgroup memory (float32; the cpu kernel sums in float64).
+ * (float32; the cpu kernel sums in float64), the threads' sums combined with subgroup operations
+ * where the device has them, else in workgroup memory (./subgroup.ts).
  */
 import type { WgslScalar } from '../program.js';
 import { wgslType } from '../program.js';
 import type { WebGPUStorage } from '../backend.js';
 import { gpuKernel, sizeOf, storageOf } from './util.js';
+import { useSubgroups, workgroupReductions } from './subgroup.js';
 
 const THREADS = 256;
 const MAX_WORKGROUPS_PER_DIM = 65535;
@@ -26,26 +28,22 @@ gpuKernel('layerNorm', (b, inputs, attrs) => {
   if (bias) bindings.push(['BIAS', 'f32']), storages.push(storageOf(bias));
   const y = ['(X[base + j] - m) * rstd', weight ? ' * WEIGHT[j]' : '', bias ? ' + BIAS[j]' : ''].join('');
   const gridY = Math.ceil(rows / MAX_WORKGROUPS_PER_DIM);
+  const sg = useSubgroups(b);
+  const red = workgroupReductions(THREADS, sg, [
+    { name: 'rowSum', op: 'sum', type: 'f32' },
+    { name: 'rowSumSq', op: 'sum', type: 'f32' },
+  ]);
   b.run(
     {
-      name: `layerNorm_${weight ? 'w' : ''}${bias ? 'b' : ''}`,
+      name: `layerNorm_${weight ? 'w' : ''}${bias ? 'b' : ''}${sg ? '_sg' : ''}`,
+      enables: red.enables,
       inputs: bindings,
       outputs: [['Y', 'f32']],
       uniforms: [['rows', 'u32', rows], ['c', 'u32', c], ['eps', 'f32', attrs.eps as number]],
       code: `
-var<workgroup> red: array<f32, ${THREADS}>;
-fn rowSum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${THREADS / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-@compute @workgroup_size(${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${red.code}
+@compute @workgroup_size(${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${red.params}) {
+  ${red.init}
   let row = wg.x + wg.y * nwg.x;
   let inRange = row < P.rows;
   let base = select(0u, row * P.c, inRange);
@@ -54,7 +52,7 @@ fn rowSum(v: f32, lid: u32) -> f32 {
   let m = rowSum(sum, lid) / f32(P.c);
   var sq = 0.0;
   if (inRange) { for (var j = lid; j < P.c; j += ${THREADS}u) { let d = X[base + j] - m; sq += d * d; } }
-  let rstd = 1.0 / sqrt(rowSum(sq, lid) / f32(P.c) + P.eps);
+  let rstd = 1.0 / sqrt(rowSumSq(sq, lid) / f32(P.c) + P.eps);
   if (inRange) { for (var j = lid; j < P.c; j += ${THREADS}u) { Y[base + j] = ${y}; } }
 }`,
       workgroups: [Math.ceil(rows / gridY), gridY, 1],

@@ -1,6 +1,11 @@
-/** Reductions over the middle axis of an [outer, reduced, inner] block: reduce, argmax, softmax. */
+/**
+ * Reductions over the middle axis of an [outer, reduced, inner] block: reduce, argmax, softmax.
+ * Long rows (inner == 1) get a workgroup each, combined with subgroup operations where the device
+ * has them (./subgroup.ts).
+ */
 import { FLAT_INDEX, MAIN_1D, grid1d, wgslType } from '../program.js';
 import { gpuKernel, storageOf } from './util.js';
+import { useSubgroups, workgroupReductions, type ReduceOp } from './subgroup.js';
 
 const COMBINE: Record<string, string> = { sum: 'a + b', max: 'max(a, b)', min: 'min(a, b)' };
 
@@ -26,17 +31,21 @@ gpuKernel('reduce', (b, [x], attrs) => {
   const out = b.output(attrs.outShape as number[], x.dtype);
   const init = op === 'sum' ? `${t}(0)` : 'X[base]';
   if (inner === 1 && reduced >= MIN_ROW_FOR_WORKGROUP) {
-    // A workgroup per row: strided partial results, then a tree in workgroup memory.
+    // A workgroup per row: strided partial results, then a workgroup reduction (subgroups or a tree).
+    const sg = useSubgroups(b);
+    const red = workgroupReductions(ROW_THREADS, sg, [{ name: 'rowReduce', op: op as ReduceOp, type: t }]);
     b.run(
       {
-        name: `reduce_rows_${op}`,
+        name: `reduce_rows_${op}${sg ? '_sg' : ''}`,
+        enables: red.enables,
         inputs: [['X', t]],
         outputs: [['Y', t]],
         uniforms: [['rows', 'u32', outer], ['n', 'u32', reduced]],
         code: `
-var<workgroup> partial: array<${t}, ${ROW_THREADS}>;
+${red.code}
 fn combine(a: ${t}, b: ${t}) -> ${t} { return ${combine}; }
-@compute @workgroup_size(${ROW_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+@compute @workgroup_size(${ROW_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${red.params}) {
+  ${red.init}
   let row = wg.x + wg.y * nwg.x;
   let inRange = row < P.rows;
   let base = select(0u, row * P.n, inRange);
@@ -44,13 +53,8 @@ fn combine(a: ${t}, b: ${t}) -> ${t} { return ${combine}; }
   if (inRange) {
     for (var r = lid; r < P.n; r += ${ROW_THREADS}u) { acc = combine(acc, X[base + r]); }
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { partial[lid] = combine(partial[lid], partial[lid + s]); }
-    workgroupBarrier();
-  }
-  if (lid == 0u && inRange) { Y[row] = partial[0]; }
+  let total = rowReduce(acc, lid);
+  if (lid == 0u && inRange) { Y[row] = total; }
 }`,
         workgroups: rowGrid(outer),
       },
@@ -128,38 +132,23 @@ gpuKernel('softmax', (b, [x], attrs) => {
     const writeRow = log
       ? 'let logSum = log(total) + m; for (var r = lid; r < P.n; r += ROW_THREADS) { Y[base + r] = X[base + r] - logSum; }'
       : 'for (var r = lid; r < P.n; r += ROW_THREADS) { Y[base + r] = exp(X[base + r] - m) / total; }';
+    const sg = useSubgroups(b);
+    const red = workgroupReductions(ROW_THREADS, sg, [
+      { name: 'rowMax', op: 'max', type: 'f32' },
+      { name: 'rowSum', op: 'sum', type: 'f32' },
+    ]);
     b.run(
       {
-        name: log ? 'logSoftmax_rows' : 'softmax_rows',
+        name: `${log ? 'logSoftmax_rows' : 'softmax_rows'}${sg ? '_sg' : ''}`,
+        enables: red.enables,
         inputs: [['X', 'f32']],
         outputs: [['Y', 'f32']],
         uniforms: [['rows', 'u32', outer], ['n', 'u32', reduced]],
         code: `
 const ROW_THREADS = ${ROW_THREADS}u;
-var<workgroup> partial: array<f32, ${ROW_THREADS}>;
-fn rowMax(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = ROW_THREADS / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
-    workgroupBarrier();
-  }
-  let result = partial[0];
-  workgroupBarrier();
-  return result;
-}
-fn rowSum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = ROW_THREADS / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  let result = partial[0];
-  workgroupBarrier();
-  return result;
-}
-@compute @workgroup_size(${ROW_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${red.code}
+@compute @workgroup_size(${ROW_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${red.params}) {
+  ${red.init}
   let row = wg.x + wg.y * nwg.x;
   let inRange = row < P.rows;
   let base = select(0u, row * P.n, inRange);
