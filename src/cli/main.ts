@@ -73,6 +73,7 @@ function addTrainOptions(cmd: Command, defaults: Partial<TrainFlags>): Command {
     .option('--clip-grad <norm>', 'clip the global gradient norm (0 = off)', number('--clip-grad'), DEFAULT_TRAIN_CONFIG.clipGrad)
     .option('--augment', 'random crop + flip augmentation', defaults.augment ?? false)
     .option('--seed <n>', 'random seed (weights, shuffling, dropout)', integer('--seed', 0), 0)
+    .addOption(new Option('--precision <p>', 'float16: mixed precision (float16 operands for convolutions and matrix products, float32 weights and gradients)').choices(['float32', 'float16']).default('float32'))
     .option('--out <dir>', 'write metrics.jsonl, model.safetensors and config.json here', defaults.out)
     .option('--resume', 'continue from the checkpoint in --out', false)
     .option('--limit-train <n>', 'use only the first n training images', integer('--limit-train'), defaults.limitTrain)
@@ -101,7 +102,7 @@ async function runTrain(flags: TrainFlags, io: Io): Promise<void> {
   const config = Object.fromEntries((Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[]).map((k) => [k, flags[k]])) as unknown as TrainConfig;
   io.err(
     `fovea: training ${flags.model} (${(model.numParameters() / 1e3).toFixed(1)}k parameters) on ${flags.dataset} ` +
-      `(${split.train.labels.length} train / ${split.test.labels.length} test images, ${C}x${H}x${W}), ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr}\n`,
+      `(${split.train.labels.length} train / ${split.test.labels.length} test images, ${C}x${H}x${W}), ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr}${config.precision === 'float16' ? ', mixed precision (float16 operands)' : ''}\n`,
   );
   const history = await fit({ model, modelName: flags.model, modelOptions, data: split, datasetName: flags.dataset, config, outDir: flags.out, resume: flags.resume, log: (l) => io.err(`${l}\n`), progress: io.progress() });
   const last = history[history.length - 1];

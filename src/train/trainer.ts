@@ -4,6 +4,7 @@ import { manualSeed, tidy, memory } from '../tensor/engine.js';
 import { initThreads } from '../backends/cpu/wasm/threads.js';
 import { tensor } from '../ops/creation.js';
 import { crossEntropy } from '../ops/loss.js';
+import { autocast } from '../tensor/autocast.js';
 import { argmax, sum } from '../ops/reduce.js';
 import { equal } from '../ops/elementwise.js';
 import type { Module } from '../nn/module.js';
@@ -34,6 +35,11 @@ export interface TrainConfig {
   /** Random crop (padding 2 or 4) + horizontal flip. */
   augment: boolean;
   seed: number;
+  /**
+   * 'float16': mixed precision (autocast around the forward pass: float16 operands for the
+   * convolutions and matrix products, float32 master weights, gradients and optimizer).
+   */
+  precision: 'float32' | 'float16';
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -49,6 +55,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   clipGrad: 0,
   augment: false,
   seed: 0,
+  precision: 'float32',
 };
 
 export interface FitOptions {
@@ -175,7 +182,7 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
         optimizer.zeroGrad();
         const x = tensor(batch.images, [batch.size, C, H, W]);
         const y = tensor(batch.labels, [batch.size], 'int32');
-        const logits = model.forward(x);
+        const logits = autocast(() => model.forward(x), { enabled: c.precision === 'float16' });
         const loss = crossEntropy(logits, y, { labelSmoothing: c.labelSmoothing });
         loss.backward();
         if (c.clipGrad > 0) clipGradNorm(optimizer.params, c.clipGrad);

@@ -33,7 +33,20 @@ test('fovea train writes a checkpoint that fovea eval reads (text and --json)', 
   }
 });
 
+test('fovea train --precision float16 trains with mixed precision and records it in the checkpoint config', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fovea-cli-'));
+  try {
+    const t = await run(['train', '--dataset', 'shapes', '--limit-train', '256', '--widths', '4,8', '--epochs', '1', '--batch-size', '32', '--precision', 'float16', '--out', dir]);
+    assert.match(t.err, /mixed precision \(float16 operands\)/);
+    assert.match(t.out, /final test accuracy \d+\.\d+% after 1 epochs/);
+    assert.equal(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).train.precision, 'float16');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('bad arguments give clear errors', async () => {
+  await assert.rejects(run(['train', '--precision', 'int8']), /--precision <p>' argument 'int8' is invalid. Allowed choices are float32, float16/);
   await assert.rejects(run(['train', '--dataset', 'cifar']), /unknown data set 'cifar'; choose one of: fashion-mnist, shapes/);
   await assert.rejects(run(['train', '--epochs', '0']), /--epochs must be an integer >= 1/);
   await assert.rejects(run(['train', '--model', 'vgg']), /unknown model 'vgg'; choose one of: canonical-cnn/);
