@@ -3,7 +3,7 @@ import type { Backend, KernelOutput, Storage } from '../backend.js';
 import { BYTES_PER_ELEMENT, allocTyped, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { BufferPool, BufferUsage } from './buffer-pool.js';
 import { KernelProfiler, type KernelProfile } from './profiler.js';
-import { packUniforms, programSource, type Program } from './program.js';
+import { packUniforms, programHead, programSource, type Program } from './program.js';
 import type { WebGPUContext } from './device.js';
 
 /** GPU storage: a pooled buffer (possibly larger than the tensor) and the tensor's own byte length. */
@@ -14,6 +14,12 @@ export class WebGPUStorage implements Storage {
     readonly buffer: GPUBuffer,
     readonly byteLength: number,
   ) {}
+}
+
+/** A compiled program and its bind-group layout (fetching the layout per dispatch costs a native call). */
+interface CompiledProgram {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
 }
 
 /** Dispatches recorded before the encoder is submitted: bounds the latency of a long forward pass. */
@@ -44,7 +50,7 @@ export class WebGPUBackend implements Backend {
   readonly hostResident = false;
   readonly device: GPUDevice;
   private readonly pool: BufferPool;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, Map<string, CompiledProgram>>();
   private encoder: GPUCommandEncoder | null = null;
   /** The open compute pass: consecutive dispatches share one (a pass per dispatch costs about twice as much). */
   private pass: GPUComputePassEncoder | null = null;
@@ -164,7 +170,7 @@ export class WebGPUBackend implements Backend {
     if (program.workgroups.some((n) => n > maxGroups)) {
       throw new Error(`webgpu: '${program.name}' needs [${program.workgroups.join(', ')}] workgroups, more than this device's ${maxGroups} per dimension; use a smaller batch or the cpu backend`);
     }
-    const pipeline = this.pipeline(program);
+    const { pipeline, layout } = this.pipeline(program);
     const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((s, binding) => ({ binding, resource: { buffer: s.buffer } }));
     if (program.uniforms?.length) {
       const data = new Uint8Array(packUniforms(program.uniforms));
@@ -177,7 +183,7 @@ export class WebGPUBackend implements Backend {
       this.uniformBytes = offset + data.byteLength;
       entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer, offset, size: data.byteLength } });
     }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
     const timestampWrites = this.profiler?.next(program.name);
     const pass = timestampWrites ? this.endPass().beginComputePass({ timestampWrites }) : this.computePass();
     pass.setPipeline(pipeline);
@@ -255,14 +261,20 @@ export class WebGPUBackend implements Backend {
     return (this.pass ??= this.endPass().beginComputePass());
   }
 
-  private pipeline(program: Program): GPUComputePipeline {
-    const code = programSource(program);
-    let pipeline = this.pipelines.get(code);
-    if (!pipeline) {
-      const module = this.device.createShaderModule({ label: program.name, code });
-      pipeline = this.device.createComputePipeline({ label: program.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipelines.set(code, pipeline);
+  private pipeline(program: Program): CompiledProgram {
+    // Keyed first by the shared block (same string object each call: its hash is cached), then
+    // by the rest of the source, so a long generated entry point is not hashed per dispatch.
+    const shared = program.sharedCode ?? '';
+    let bySource = this.pipelines.get(shared);
+    if (!bySource) this.pipelines.set(shared, (bySource = new Map()));
+    const head = programHead(program);
+    let compiled = bySource.get(head);
+    if (!compiled) {
+      const module = this.device.createShaderModule({ label: program.name, code: programSource(program) });
+      const pipeline = this.device.createComputePipeline({ label: program.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      compiled = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      bySource.set(head, compiled);
     }
-    return pipeline;
+    return compiled;
   }
 }

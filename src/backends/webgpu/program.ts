@@ -22,6 +22,11 @@ export interface Program {
   code: string;
   /** Workgroups to dispatch along x, y, z. */
   workgroups: readonly number[];
+  /**
+   * A constant block of WGSL appended after `code`: the same string object on every call (the
+   * GEMM's entry point), so the pipeline cache finds it by identity instead of hashing it.
+   */
+  sharedCode?: string;
   /** WGSL extensions the code needs (`enable <name>;` heads the source), e.g. 'subgroups'. */
   enables?: readonly string[];
 }
@@ -33,8 +38,14 @@ export function wgslType(dtype: DType, op: string): WgslScalar {
   throw new Error(`${op}: the webgpu backend computes in float32 and int32 only, got ${dtype}; cast the tensor (x.cast('float32')) first or run this op on the cpu backend`);
 }
 
-/** The full WGSL source: bindings, the Params struct, then the program's code. */
+/** The full WGSL source: bindings, the Params struct, then the program's code (and its shared block). */
 export function programSource(p: Program): string {
+  const head = programHead(p);
+  return p.sharedCode ? `${head}\n${p.sharedCode}` : head;
+}
+
+/** The source without the shared block. */
+export function programHead(p: Program): string {
   const lines: string[] = (p.enables ?? []).map((e) => `enable ${e};`);
   let binding = 0;
   for (const [name, type] of p.inputs) lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${name}: array<${type}>;`);

@@ -71,14 +71,23 @@ export function gemmProgram(g: GemmSpec): Program {
     outputs: g.outputs,
     uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ['splits', 'u32', splits], ['kPerSplit', 'u32', kPerSplit], ...g.uniforms],
     code: `var<private> split: u32;
-${g.code}
-${tiledMain(tile)}`,
+${g.code}`,
+    sharedCode: tiledMain(tile),
     workgroups: [Math.ceil(g.N / tile), Math.ceil(g.M / tile), g.batch * splits],
   };
 }
 
-/** The entry point for a tile edge of 64 or 128 (per-thread blocks of 4 x 4 or 8 x 8). */
+const mains = new Map<number, string>();
+
+/** The entry point for a tile edge of 64 or 128, generated once (the same string each call). */
 function tiledMain(tile: number): string {
+  let main = mains.get(tile);
+  if (!main) mains.set(tile, (main = generateTiledMain(tile)));
+  return main;
+}
+
+/** The entry point for a tile edge of 64 or 128 (per-thread blocks of 4 x 4 or 8 x 8). */
+function generateTiledMain(tile: number): string {
   const per = tile / THREADS; // values per thread along each edge
   const vecs = per / 4; // vec4s per thread along each edge
   const tileV = tile / 4; // vec4s along a tile edge
