@@ -12,6 +12,7 @@
  * naturally aligned), the header is compact JSON with `__metadata__` first, and
  * it is padded with spaces so the data buffer starts at a multiple of 8.
  */
+import { float16ToFloat32BitsTable, float32BitsToFloat16 } from '../tensor/float16.js';
 import { requireNode } from '../platform.js';
 import { writeFileAtomic } from './atomic-file.js';
 
@@ -429,38 +430,6 @@ function alignedCopy(bytes: Uint8Array, elementSize: number): ArrayBuffer {
   return copy.buffer;
 }
 
-let halfTable: Uint32Array | undefined;
-
-/** float32 bit pattern of every float16 bit pattern (exact; NaN payloads kept). */
-function float16Table(): Uint32Array {
-  if (halfTable !== undefined) return halfTable;
-  const table = new Uint32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = (h & 0x8000) << 16;
-    const exp = (h >>> 10) & 0x1f;
-    let mant = h & 0x3ff;
-    let bits: number;
-    if (exp === 0x1f) {
-      bits = sign | 0x7f800000 | (mant << 13); // inf / nan
-    } else if (exp !== 0) {
-      bits = sign | ((exp + 112) << 23) | (mant << 13); // normal: rebias 15 -> 127
-    } else if (mant === 0) {
-      bits = sign; // +-0
-    } else {
-      // Subnormal mant * 2^-24: normalize into a float32 normal number.
-      let e = 113; // float32 biased exponent of 2^-14
-      while ((mant & 0x400) === 0) {
-        mant <<= 1;
-        e--;
-      }
-      bits = sign | (e << 23) | ((mant & 0x3ff) << 13);
-    }
-    table[h] = bits >>> 0;
-  }
-  halfTable = table;
-  return table;
-}
-
 const TWO_POW_53 = 2n ** 53n;
 
 /** Correctly rounded (nearest, ties to even) float32 value of a 64-bit integer. */
@@ -489,7 +458,7 @@ export function toFloat32(t: RawTensor): Float32Array {
       return new Float32Array(alignedCopy(t.data, 4));
     case 'F16': {
       const src = new Uint16Array(alignedCopy(t.data, 2));
-      const table = float16Table();
+      const table = float16ToFloat32BitsTable();
       const out = new Float32Array(n);
       const bits = new Uint32Array(out.buffer);
       for (let i = 0; i < n; i++) bits[i] = table[src[i] as number] as number;
@@ -561,33 +530,6 @@ export function toInt32(t: RawTensor): Int32Array {
   }
 }
 
-/** float16 bit pattern of a float32 bit pattern, rounding to nearest, ties to even. */
-function float32BitsToHalf(f: number): number {
-  const sign = (f >>> 16) & 0x8000;
-  const exp = (f >>> 23) & 0xff;
-  const mant = f & 0x7fffff;
-  if (exp === 0xff) return mant === 0 ? sign | 0x7c00 : sign | 0x7e00 | (mant >>> 13); // inf / quiet nan
-  const e = exp - 112; // float16 biased exponent
-  if (e >= 31) return sign | 0x7c00; // overflow
-  if (e >= 1) {
-    // Normal: drop 13 mantissa bits. A carry out of the mantissa correctly bumps
-    // the exponent (and reaches infinity from the largest binade).
-    let h = (e << 10) | (mant >>> 13);
-    const rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++;
-    return sign | h;
-  }
-  // Subnormal or zero result: value = m * 2^(exp - 150), unit 2^-24.
-  const shift = 14 - e; // >= 14
-  if (shift > 24) return sign; // below half the smallest subnormal (also float32 zeros/subnormals)
-  const m = mant | 0x800000;
-  let h = m >>> shift;
-  const rest = m & ((1 << shift) - 1);
-  const half = 1 << (shift - 1);
-  if (rest > half || (rest === half && (h & 1) === 1)) h++; // may round up to the smallest normal, 0x0400
-  return sign | h;
-}
-
 /** bfloat16 bit pattern of a float32 bit pattern, rounding to nearest, ties to even. */
 function float32BitsToBFloat16(f: number): number {
   if ((f & 0x7fffffff) > 0x7f800000) return ((f >>> 16) | 0x0040) & 0xffff; // quiet nan
@@ -621,7 +563,7 @@ export function fromFloat32(
   }
   const bits = new Uint32Array(data.buffer, data.byteOffset, n);
   const out = new Uint16Array(n);
-  const convert = dtype === 'F16' ? float32BitsToHalf : float32BitsToBFloat16;
+  const convert = dtype === 'F16' ? float32BitsToFloat16 : float32BitsToBFloat16;
   for (let i = 0; i < n; i++) out[i] = convert(bits[i] as number);
   const bytes = new Uint8Array(out.buffer);
   if (!HOST_LITTLE_ENDIAN) swapBytesInPlace(bytes, 2);

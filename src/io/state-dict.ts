@@ -23,15 +23,17 @@ export async function loadSafetensors(path: string): Promise<{ tensors: Map<stri
 }
 
 /**
- * Writes tensors as safetensors, atomically. float32 stays F32 (or F16/BF16 on request);
+ * Writes tensors as safetensors, atomically. float32 stays F32 (or F16/BF16 on request), float16 F16;
  * int32 is written as I64 as PyTorch stores integer buffers (num_batches_tracked).
  */
 export async function saveSafetensors(path: string, tensors: Map<string, Tensor>, opts: { metadata?: Record<string, string>; floatDtype?: 'F32' | 'F16' | 'BF16' } = {}): Promise<void> {
   const out = new Map<string, SafetensorsInput>();
   for (const [name, t] of tensors) {
     const values = await t.data();
-    if (t.dtype === 'float32' || t.dtype === 'float64') {
-      out.set(name, fromFloat32(values instanceof Float32Array ? values : Float32Array.from(values), [...t.shape], opts.floatDtype ?? 'F32'));
+    if (t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') {
+      // float16 tensors read back as their (exactly representable) float32 values.
+      const floatDtype = opts.floatDtype ?? (t.dtype === 'float16' ? 'F16' : 'F32');
+      out.set(name, fromFloat32(values instanceof Float32Array ? values : Float32Array.from(values), [...t.shape], floatDtype));
     } else if (t.dtype === 'int32') {
       out.set(name, { dtype: 'I64', shape: [...t.shape], data: BigInt64Array.from(values as Int32Array, (v) => BigInt(v)) });
     } else {
