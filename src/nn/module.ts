@@ -98,6 +98,18 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * Moves every parameter and buffer to backend `name` ('cpu', 'webgpu') in place and returns
+   * this module. Create optimisers after moving: their state lives where the parameters were.
+   *
+   *   await initWebGPU();
+   *   await model.to('webgpu');
+   */
+  async to(name: string): Promise<this> {
+    for (const t of this.stateDict().values()) await t.moveTo(name);
+    return this;
+  }
+
   /** Parameters then buffers, by dotted name. The tensors are the live ones, not copies. */
   stateDict(): StateDict {
     const out: StateDict = new Map();

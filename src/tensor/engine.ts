@@ -60,7 +60,7 @@ class Engine {
         throw new Error(`${what}: got a float16 tensor (shape [${t.shape.join(', ')}]); float16 is storage for mixed precision, taken only by cast, conv2d, matmul and linear: cast it first (x.cast('float32'))`);
       }
       if (t.isDisposed) throw new Error(`${what}: an input tensor (shape [${t.shape.join(', ')}]) was already disposed; keep() it or create it outside the tidy() that released it`);
-      if (t.backend !== backend) throw new Error(`${what}: inputs live on different backends ('${backend.name}' and '${t.backend.name}'); move them with .to('${backend.name}')`);
+      if (t.backend !== backend) throw new Error(`${what}: inputs live on different backends ('${backend.name}' and '${t.backend.name}'); move them with \`await t.to('${backend.name}')\` (a module: \`await model.to('${backend.name}')\`)`);
     }
     const outputs = getKernel(backend.name, kernelName)(backend, inputs, attrs);
     return outputs.map((o) => this.wrap(o, backend));

@@ -45,8 +45,8 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly size: number;
-  readonly backend: Backend;
   private held: Held | null;
+  private home: Backend;
   /** Whether gradients flow to this tensor; set on leaves with requiresGrad_(). */
   requiresGrad = false;
   /** Accumulated gradient of a leaf after backward(). */
@@ -60,7 +60,7 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
-    this.backend = backend;
+    this.home = backend;
     this.held = { storage, backend };
     finalizer.register(this, this.held, this);
     ENGINE.track(this);
@@ -70,6 +70,11 @@ export class Tensor {
   static fromStorage(storage: Storage, shape: readonly number[], dtype: DType, backend: Backend): Tensor {
     ENGINE.retain(storage);
     return new Tensor(storage, shape, dtype, backend);
+  }
+
+  /** The backend holding the values (changes only through moveTo). */
+  get backend(): Backend {
+    return this.home;
   }
 
   get storage(): Storage {
@@ -165,6 +170,42 @@ export class Tensor {
     ENGINE.release(held.storage, held.backend);
     held.storage = next;
     source.dispose();
+  }
+
+  /**
+   * This tensor's values on backend `name` ('cpu', 'webgpu'): a new tensor (not recorded for
+   * autograd; requiresGrad carries over), or this tensor when it is already there.
+   */
+  async to(name: string): Promise<Tensor> {
+    const target = ENGINE.backend(name);
+    if (target === this.backend) return this;
+    const values = await this.backend.read(this.storage, this.dtype, this.size);
+    const moved = Tensor.fromStorage(target.upload(values), this.shape, this.dtype, target);
+    moved.requiresGrad = this.requiresGrad;
+    return moved;
+  }
+
+  /**
+   * Moves the values to backend `name` in place: the tensor keeps its identity, so module slots
+   * and references stay valid (Module.to uses it). Its gradient, if any, moves too.
+   */
+  async moveTo(name: string): Promise<void> {
+    const target = ENGINE.backend(name);
+    if (target === this.backend) return;
+    const values = await this.backend.read(this.storage, this.dtype, this.size);
+    const storage = target.upload(values);
+    ENGINE.retain(storage);
+    const held = this.held!;
+    ENGINE.release(held.storage, held.backend);
+    held.storage = storage;
+    held.backend = target;
+    this.home = target;
+    this.version++;
+    if (this.grad) {
+      const grad = await this.grad.to(name);
+      if (grad !== this.grad) this.grad.dispose();
+      this.grad = grad;
+    }
   }
 
   toString(): string {
