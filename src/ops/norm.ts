@@ -41,11 +41,9 @@ export function batchNorm(
     if (x.size / C <= 1) throw new Error(`batchNorm: expected more than 1 value per channel in training, got input ${fmt(x.shape)}`);
     const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams], { eps });
     if (opts.training && runningMean && runningVar) {
-      const m = opts.momentum ?? 0.1;
-      noGrad(() => {
-        runningMean.assign(blend(runningMean, mean, m));
-        runningVar.assign(blend(runningVar, varUnbiased, m));
-      });
+      const [newMean, newVar] = runKernel('batchNormRunningUpdate', [runningMean, runningVar, mean, varUnbiased], { momentum: opts.momentum ?? 0.1 });
+      runningMean.assign(newMean);
+      runningVar.assign(newVar);
     }
     varUnbiased.dispose();
     const y = reshape(y4, x.shape);
@@ -84,15 +82,6 @@ export function batchNorm(
   let y = div(sub(x, reshape(runningMean, shape)), scale);
   if (weight && bias) y = add(mul(y, reshape(weight, shape)), reshape(bias, shape));
   return y;
-}
-
-function blend(running: Tensor, batch: Tensor, momentum: number): Tensor {
-  const a = affine(running, 1 - momentum, 0);
-  const b = affine(batch, momentum, 0);
-  const r = add(a, b);
-  a.dispose();
-  b.dispose();
-  return r;
 }
 
 /**

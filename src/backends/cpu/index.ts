@@ -312,6 +312,22 @@ cpu('batchNormInference', (_b, [x, mean, variance, gamma, beta], attrs) => {
   return [{ values: y, shape: x.shape }];
 });
 
+cpu('batchNormRunningUpdate', (_b, [runningMean, runningVar, mean, varUnbiased], attrs) => {
+  // PyTorch's running_stat = (1 - momentum) * running_stat + momentum * batch_stat.
+  const m = attrs.momentum as number;
+  const blend = (running: KernelTensor, batch: KernelTensor): TypedArray => {
+    const r = v(running);
+    const s = v(batch);
+    const out = like(running, r.length);
+    for (let i = 0; i < r.length; i++) out[i] = r[i] * (1 - m) + s[i] * m;
+    return out;
+  };
+  return [
+    { values: blend(runningMean, mean), shape: runningMean.shape },
+    { values: blend(runningVar, varUnbiased), shape: runningVar.shape },
+  ];
+});
+
 cpu('batchNormBackward', (_b, [dy, x, mean, invStd, gamma]) => {
   const C = x.shape[1];
   const r = bnWasm(x, dy, mean, invStd, gamma)

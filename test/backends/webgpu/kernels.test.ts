@@ -207,6 +207,7 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
       const invStd = positive([c]);
       await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma], {}, 1e-5, `batchNormBackward ${shape}`);
       await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd], {}, 1e-5, `batchNormBackward no gamma ${shape}`);
+      await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c])], { momentum: 0.1 }, 1e-6, `batchNormRunningUpdate ${shape}`);
     }
   });
 });

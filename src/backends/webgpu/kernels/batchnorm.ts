@@ -166,3 +166,28 @@ gpuKernel('batchNormBackward', (b, [dy, x, mean, invStd, gamma]) => {
   );
   return [dx, dgamma, dbeta];
 });
+
+gpuKernel('batchNormRunningUpdate', (b, [runningMean, runningVar, mean, varUnbiased], attrs) => {
+  const c = runningMean.shape[0];
+  const newMean = b.output(runningMean.shape, runningMean.dtype);
+  const newVar = b.output(runningVar.shape, runningVar.dtype);
+  const m = attrs.momentum as number;
+  b.run(
+    {
+      name: 'batchNormRunningUpdate',
+      inputs: [['RM', 'f32'], ['RV', 'f32'], ['MEAN', 'f32'], ['VAR', 'f32']],
+      outputs: [['NM', 'f32'], ['NV', 'f32']],
+      uniforms: [['C', 'u32', c], ['keep', 'f32', 1 - m], ['m', 'f32', m]],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
+  let i = flatIndex(gid, nwg);
+  if (i >= P.C) { return; }
+  NM[i] = RM[i] * P.keep + MEAN[i] * P.m;
+  NV[i] = RV[i] * P.keep + VAR[i] * P.m;
+}`,
+      workgroups: grid1d(c),
+    },
+    [storageOf(runningMean), storageOf(runningVar), storageOf(mean), storageOf(varUnbiased)],
+    [newMean.storage, newVar.storage],
+  );
+  return [newMean, newVar];
+});
