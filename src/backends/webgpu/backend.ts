@@ -2,6 +2,7 @@
 import type { Backend, KernelOutput, Storage } from '../backend.js';
 import { BYTES_PER_ELEMENT, allocTyped, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { BufferPool, BufferUsage } from './buffer-pool.js';
+import { BindGroups, UNIFORM_ARENA_USAGE, type ProgramLayout } from './bind-groups.js';
 import { KernelProfiler, type KernelProfile } from './profiler.js';
 import { packUniforms, programHead, programSource, type Program } from './program.js';
 import type { WebGPUContext } from './device.js';
@@ -16,10 +17,16 @@ export class WebGPUStorage implements Storage {
   ) {}
 }
 
-/** A compiled program and its bind-group layout (fetching the layout per dispatch costs a native call). */
+/** The pipeline cache: a trie over Program.shared, then the rest of the source. */
+interface PipelineNode {
+  shared: Map<string, PipelineNode>;
+  programs: Map<string, CompiledProgram>;
+}
+
+/** A compiled program and its explicit layout. */
 interface CompiledProgram {
   pipeline: GPUComputePipeline;
-  layout: GPUBindGroupLayout;
+  layout: ProgramLayout;
 }
 
 /** Dispatches recorded before the encoder is submitted: bounds the latency of a long forward pass. */
@@ -50,12 +57,13 @@ export class WebGPUBackend implements Backend {
   readonly hostResident = false;
   readonly device: GPUDevice;
   private readonly pool: BufferPool;
-  private readonly pipelines = new Map<string, Map<string, CompiledProgram>>();
+  private readonly pipelines: PipelineNode = { shared: new Map(), programs: new Map() };
   private encoder: GPUCommandEncoder | null = null;
   /** The open compute pass: consecutive dispatches share one (a pass per dispatch costs about twice as much). */
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
   private readonly uniformBuffer: GPUBuffer;
+  private readonly bindGroups: BindGroups;
   private readonly uniformData = new Uint8Array(UNIFORM_ARENA_BYTES);
   private uniformBytes = 0;
   private readonly uniformAlign: number;
@@ -67,8 +75,9 @@ export class WebGPUBackend implements Backend {
 
   constructor(readonly context: WebGPUContext) {
     this.device = context.device;
-    this.pool = new BufferPool(this.device);
-    this.uniformBuffer = this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    this.uniformBuffer = this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: UNIFORM_ARENA_USAGE });
+    this.bindGroups = new BindGroups(this.device, this.uniformBuffer);
+    this.pool = new BufferPool(this.device, (buffer) => this.bindGroups.forget(buffer));
     this.uniformAlign = this.device.limits.minUniformBufferOffsetAlignment;
     this.device.addEventListener('uncapturederror', (event) => {
       this.deviceError ??= (event as GPUUncapturedErrorEvent).error.message;
@@ -171,7 +180,8 @@ export class WebGPUBackend implements Backend {
       throw new Error(`webgpu: '${program.name}' needs [${program.workgroups.join(', ')}] workgroups, more than this device's ${maxGroups} per dimension; use a smaller batch or the cpu backend`);
     }
     const { pipeline, layout } = this.pipeline(program);
-    const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((s, binding) => ({ binding, resource: { buffer: s.buffer } }));
+    let uniformOffset = -1;
+    let uniformSize = 0;
     if (program.uniforms?.length) {
       const data = new Uint8Array(packUniforms(program.uniforms));
       let offset = Math.ceil(this.uniformBytes / this.uniformAlign) * this.uniformAlign;
@@ -181,13 +191,15 @@ export class WebGPUBackend implements Backend {
       }
       this.uniformData.set(data, offset);
       this.uniformBytes = offset + data.byteLength;
-      entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer, offset, size: data.byteLength } });
+      uniformOffset = offset;
+      uniformSize = data.byteLength;
     }
-    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const bindGroup = this.bindGroups.get(layout, [...inputs, ...outputs].map((s) => s.buffer), uniformSize);
     const timestampWrites = this.profiler?.next(program.name);
     const pass = timestampWrites ? this.endPass().beginComputePass({ timestampWrites }) : this.computePass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (uniformOffset >= 0) pass.setBindGroup(0, bindGroup, [uniformOffset]);
+    else pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = program.workgroups;
     pass.dispatchWorkgroups(x, y, z);
     if (timestampWrites) pass.end();
@@ -242,6 +254,7 @@ export class WebGPUBackend implements Backend {
   /** Frees the pooled (unused) buffers. */
   releaseCachedMemory(): void {
     this.pool.clear();
+    this.bindGroups.clear();
   }
 
   /** The encoder with no compute pass open, for copies and clears. */
@@ -262,18 +275,22 @@ export class WebGPUBackend implements Backend {
   }
 
   private pipeline(program: Program): CompiledProgram {
-    // Keyed first by the shared block (same string object each call: its hash is cached), then
-    // by the rest of the source, so a long generated entry point is not hashed per dispatch.
-    const shared = program.sharedCode ?? '';
-    let bySource = this.pipelines.get(shared);
-    if (!bySource) this.pipelines.set(shared, (bySource = new Map()));
+    // The shared blocks are walked by identity (their hashes are cached in the string objects),
+    // then the rest of the source is looked up: long constant WGSL is not hashed per dispatch.
+    let node = this.pipelines;
+    for (const piece of program.shared ?? []) {
+      let next = node.shared.get(piece);
+      if (!next) node.shared.set(piece, (next = { shared: new Map(), programs: new Map() }));
+      node = next;
+    }
     const head = programHead(program);
-    let compiled = bySource.get(head);
+    let compiled = node.programs.get(head);
     if (!compiled) {
       const module = this.device.createShaderModule({ label: program.name, code: programSource(program) });
-      const pipeline = this.device.createComputePipeline({ label: program.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
-      compiled = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-      bySource.set(head, compiled);
+      const layout = this.bindGroups.layout(program.inputs.length, program.outputs.length, !!program.uniforms?.length);
+      const pipeline = this.device.createComputePipeline({ label: program.name, layout: layout.pipelineLayout, compute: { module, entryPoint: 'main' } });
+      compiled = { pipeline, layout };
+      node.programs.set(head, compiled);
     }
     return compiled;
   }

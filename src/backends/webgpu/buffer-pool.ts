@@ -22,7 +22,11 @@ export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   private pooledBytes = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  /** `onDestroy` hears of every buffer the pool destroys, just before (bind groups using it must go). */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly onDestroy: (buffer: GPUBuffer) => void = () => {},
+  ) {}
 
   /** A storage buffer of at least `bytes` bytes (contents undefined). */
   acquire(bytes: number): GPUBuffer {
@@ -38,6 +42,7 @@ export class BufferPool {
   release(buffer: GPUBuffer): void {
     const size = buffer.size;
     if (this.pooledBytes + size > MAX_POOLED_BYTES) {
+      this.onDestroy(buffer);
       buffer.destroy();
       return;
     }
@@ -49,7 +54,12 @@ export class BufferPool {
 
   /** Destroys every pooled buffer (the memory goes back to the driver). */
   clear(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.onDestroy(b);
+        b.destroy();
+      }
+    }
     this.free.clear();
     this.pooledBytes = 0;
   }

@@ -23,10 +23,11 @@ export interface Program {
   /** Workgroups to dispatch along x, y, z. */
   workgroups: readonly number[];
   /**
-   * A constant block of WGSL appended after `code`: the same string object on every call (the
-   * GEMM's entry point), so the pipeline cache finds it by identity instead of hashing it.
+   * Constant blocks of WGSL appended after `code` (module-scope declarations may come in any
+   * order): module-level strings, the same objects on every call (the math library, the GEMM's
+   * entry point), which the pipeline cache finds by identity instead of hashing them per dispatch.
    */
-  sharedCode?: string;
+  shared?: readonly string[];
   /** WGSL extensions the code needs (`enable <name>;` heads the source), e.g. 'subgroups'. */
   enables?: readonly string[];
 }
@@ -41,10 +42,10 @@ export function wgslType(dtype: DType, op: string): WgslScalar {
 /** The full WGSL source: bindings, the Params struct, then the program's code (and its shared block). */
 export function programSource(p: Program): string {
   const head = programHead(p);
-  return p.sharedCode ? `${head}\n${p.sharedCode}` : head;
+  return p.shared?.length ? [head, ...p.shared].join('\n') : head;
 }
 
-/** The source without the shared block. */
+/** The source without the shared blocks. */
 export function programHead(p: Program): string {
   const lines: string[] = (p.enables ?? []).map((e) => `enable ${e};`);
   let binding = 0;

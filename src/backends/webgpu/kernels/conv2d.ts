@@ -65,9 +65,9 @@ function epilogue(attrs: KernelAttrs, inputs: readonly KernelTensor[]) {
   if (bias) lines.push('x += BIAS[o];');
   if (residual) lines.push('x += RES[index];');
   if (activation) lines.push(`x = ${unaryExpr(activation)};`);
-  const code = `${activation ? MATH_WGSL : ''}
+  const code = `
 fn epilogue(acc: f32, o: u32, index: u32) -> f32 { ${lines.join(' ')} return x; }`;
-  return { bindings, storages, code, key: `${bias ? 'b' : ''}${residual ? 'r' : ''}${activation ?? ''}` };
+  return { bindings, storages, code, shared: activation ? [MATH_WGSL] : [], key: `${bias ? 'b' : ''}${residual ? 'r' : ''}${activation ?? ''}` };
 }
 
 const REDUCE_THREADS = 256;
@@ -114,6 +114,7 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
       {
         name: `depthwise_conv2d${half}_${ep.key}`,
         ...io,
+        shared: ep.shared,
         uniforms: [['total', 'u32', total], ...uniforms],
         code: `${loads}\n${IM2COL_WGSL}\n${ep.code}\n${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
@@ -159,6 +160,7 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
     gemmProgram({
       name: `conv2d${pointwise ? '_pointwise' : ''}${half}_${ep.key}`,
       ...io,
+      shared: ep.shared,
       uniforms,
       M: g.og,
       N: g.n * g.outH * g.outW,

@@ -18,7 +18,7 @@ function mapProgram(
   inputs: readonly (readonly [binding: string, element: string])[],
   expr: string,
   uniforms: readonly (readonly [string, WgslScalar, number])[] = [],
-  helpers = '',
+  shared: readonly string[] = [],
 ): Program {
   const t = wgslType(dtype, name);
   const vec4 = t === 'f32' && n % 4 === 0 && n > 0;
@@ -39,18 +39,19 @@ function mapProgram(
     inputs: bindings,
     outputs: [['Y', vec4 ? 'vec4<f32>' : t]],
     uniforms: [['n', 'u32', count], ...uniforms],
-    code: `${helpers}\n${FLAT_INDEX}\n${MAIN_1D} {
+    code: `${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.n) { return; }
   ${body}
 }`,
+    shared,
     workgroups: grid1d(count),
   };
 }
 
 gpuKernel('unary', (b, [x], attrs) => {
   const out = b.output(x.shape, x.dtype);
-  const program = mapProgram(`unary_${attrs.op}`, x.dtype, sizeOf(x.shape), [['X', 'x']], unaryExpr(attrs.op as string), [], MATH_WGSL);
+  const program = mapProgram(`unary_${attrs.op}`, x.dtype, sizeOf(x.shape), [['X', 'x']], unaryExpr(attrs.op as string), [], [MATH_WGSL]);
   b.run(program, [storageOf(x)], [out.storage]);
   return [out];
 });
@@ -58,7 +59,7 @@ gpuKernel('unary', (b, [x], attrs) => {
 gpuKernel('unaryGrad', (b, [x, dy], attrs) => {
   const out = b.output(x.shape, x.dtype);
   const expr = `dy * (${unaryGradExpr(attrs.op as string)})`;
-  const program = mapProgram(`unaryGrad_${attrs.op}`, x.dtype, sizeOf(x.shape), [['X', 'x'], ['DY', 'dy']], expr, [], MATH_WGSL);
+  const program = mapProgram(`unaryGrad_${attrs.op}`, x.dtype, sizeOf(x.shape), [['X', 'x'], ['DY', 'dy']], expr, [], [MATH_WGSL]);
   b.run(program, [storageOf(x), storageOf(dy)], [out.storage]);
   return [out];
 });
@@ -111,7 +112,7 @@ gpuKernel('binary', (b, [a, c], attrs) => {
   const sa = sizeOf(a.shape);
   const sc = sizeOf(c.shape);
   if (sa === n && sc === n && t === 'f32' && to === 'f32') {
-    b.run(mapProgram(`binary_${attrs.op}`, 'float32', n, [['A', 'a'], ['B', 'b']], binaryExpr(attrs.op as string, 'f32'), [], MATH_WGSL), [storageOf(a), storageOf(c)], [out.storage]);
+    b.run(mapProgram(`binary_${attrs.op}`, 'float32', n, [['A', 'a'], ['B', 'b']], binaryExpr(attrs.op as string, 'f32'), [], [MATH_WGSL]), [storageOf(a), storageOf(c)], [out.storage]);
     return [out];
   }
   const uniforms: [string, WgslScalar, number][] = [['n', 'u32', n]];
@@ -140,7 +141,8 @@ gpuKernel('binary', (b, [a, c], attrs) => {
       inputs: [['A', t], ['B', t]],
       outputs: [['Y', to]],
       uniforms,
-      code: `${MATH_WGSL}\n${FLAT_INDEX}\n${MAIN_1D} {
+      shared: [MATH_WGSL],
+      code: `${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.n) { return; }
   ${indexing}

@@ -36,6 +36,8 @@ export interface GemmSpec {
    * and must write partial sums that the caller adds up. Default 1.
    */
   splits?: number;
+  /** Constant WGSL blocks the code uses (see Program.shared), e.g. the math library. */
+  shared?: readonly string[];
   /**
    * WGSL defining `fn loadA(batch: u32, m: u32, k: u32) -> f32`, `fn loadB(batch: u32, k: u32,
    * n: u32) -> f32` (called only with m < M, k < K, n < N) and `fn store(batch: u32, m: u32,
@@ -72,7 +74,7 @@ export function gemmProgram(g: GemmSpec): Program {
     uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ['splits', 'u32', splits], ['kPerSplit', 'u32', kPerSplit], ...g.uniforms],
     code: `var<private> split: u32;
 ${g.code}`,
-    sharedCode: tiledMain(tile),
+    shared: [...(g.shared ?? []), tiledMain(tile)],
     workgroups: [Math.ceil(g.N / tile), Math.ceil(g.M / tile), g.batch * splits],
   };
 }
