@@ -71,13 +71,9 @@ export class BatchNorm2d extends Module {
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4 && x.ndim !== 2) throw new Error(`BatchNorm2d: expected [N, C, H, W] input, got ${fmt(x.shape)}`);
     if (x.shape[1] !== this.numFeatures) throw new Error(`BatchNorm2d(${this.numFeatures}): input ${fmt(x.shape)} has ${x.shape[1]} channels`);
-    if (this.training && this.numBatchesTracked) {
-      const one = ops.scalar(1, 'int32');
-      this.numBatchesTracked.assign(ops.add(this.numBatchesTracked, one));
-      one.dispose();
-    }
     return ops.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: this.training,
+      numBatchesTracked: this.numBatchesTracked,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
     });

@@ -11,6 +11,8 @@ export interface BatchNormOptions {
   training: boolean;
   momentum?: number;
   eps?: number;
+  /** An int32 scalar counting training batches (PyTorch's num_batches_tracked), incremented with the running statistics. */
+  numBatchesTracked?: Tensor | null;
 }
 
 /**
@@ -41,9 +43,12 @@ export function batchNorm(
     if (x.size / C <= 1) throw new Error(`batchNorm: expected more than 1 value per channel in training, got input ${fmt(x.shape)}`);
     const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams], { eps });
     if (opts.training && runningMean && runningVar) {
-      const [newMean, newVar] = runKernel('batchNormRunningUpdate', [runningMean, runningVar, mean, varUnbiased], { momentum: opts.momentum ?? 0.1 });
+      const count = opts.numBatchesTracked ?? null;
+      if (count && (count.dtype !== 'int32' || count.size !== 1)) throw new Error(`batchNorm: numBatchesTracked must be an int32 scalar, got ${count.dtype} ${fmt(count.shape)}`);
+      const [newMean, newVar, newCount] = runKernel('batchNormRunningUpdate', [runningMean, runningVar, mean, varUnbiased, ...(count ? [count] : [])], { momentum: opts.momentum ?? 0.1 });
       runningMean.assign(newMean);
       runningVar.assign(newVar);
+      if (count) count.assign(newCount);
     }
     varUnbiased.dispose();
     const y = reshape(y4, x.shape);

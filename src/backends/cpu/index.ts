@@ -312,7 +312,7 @@ cpu('batchNormInference', (_b, [x, mean, variance, gamma, beta], attrs) => {
   return [{ values: y, shape: x.shape }];
 });
 
-cpu('batchNormRunningUpdate', (_b, [runningMean, runningVar, mean, varUnbiased], attrs) => {
+cpu('batchNormRunningUpdate', (_b, [runningMean, runningVar, mean, varUnbiased, count], attrs) => {
   // PyTorch's running_stat = (1 - momentum) * running_stat + momentum * batch_stat.
   const m = attrs.momentum as number;
   const blend = (running: KernelTensor, batch: KernelTensor): TypedArray => {
@@ -322,10 +322,12 @@ cpu('batchNormRunningUpdate', (_b, [runningMean, runningVar, mean, varUnbiased],
     for (let i = 0; i < r.length; i++) out[i] = r[i] * (1 - m) + s[i] * m;
     return out;
   };
-  return [
+  const out = [
     { values: blend(runningMean, mean), shape: runningMean.shape },
     { values: blend(runningVar, varUnbiased), shape: runningVar.shape },
   ];
+  if (count) out.push({ values: Int32Array.of(v(count)[0] + 1), shape: count.shape });
+  return out;
 });
 
 cpu('batchNormBackward', (_b, [dy, x, mean, invStd, gamma]) => {

@@ -208,6 +208,7 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
       await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma], {}, 1e-5, `batchNormBackward ${shape}`);
       await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd], {}, 1e-5, `batchNormBackward no gamma ${shape}`);
       await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c])], { momentum: 0.1 }, 1e-6, `batchNormRunningUpdate ${shape}`);
+      await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c]), { values: Int32Array.of(41), shape: [] }], { momentum: 0.3 }, 1e-6, `batchNormRunningUpdate with count ${shape}`);
     }
   });
 });
