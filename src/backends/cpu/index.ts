@@ -126,6 +126,64 @@ cpu('softmax', (_b, [x], attrs) => {
   return [{ values: out, shape: x.shape }];
 });
 
+/**
+ * Cross-entropy of logits [N, C] against class labels [N] (attrs.labels: `on` for the class,
+ * `off` elsewhere, i.e. label smoothing) or a target distribution [N, C]: per-sample losses
+ * -sum_j q_j (z_j - lse) and per-row stats [lse, sum_j q_j] for the backward.
+ */
+cpu('crossEntropy', (_b, [logits, target], attrs) => {
+  const [N, C] = logits.shape;
+  const z = v(logits);
+  const t = v(target);
+  const { labels, on, off } = attrs as { labels: boolean; on: number; off: number };
+  const loss = like(logits, N);
+  const stats = like(logits, 2 * N);
+  for (let n = 0; n < N; n++) {
+    const base = n * C;
+    let m = -Infinity;
+    for (let j = 0; j < C; j++) m = Math.max(m, z[base + j]);
+    let s = 0;
+    for (let j = 0; j < C; j++) s += Math.exp(z[base + j] - m);
+    const lse = m + Math.log(s);
+    let l = 0;
+    let sumq = 0;
+    if (labels) {
+      const c = t[n];
+      if (!(c >= 0 && c < C)) throw new Error(`crossEntropy: label ${c} at position ${n} is outside [0, ${C})`);
+      for (let j = 0; j < C; j++) l -= (j === c ? on : off) * (z[base + j] - lse);
+      sumq = on + (C - 1) * off;
+    } else {
+      for (let j = 0; j < C; j++) {
+        l -= t[base + j] * (z[base + j] - lse);
+        sumq += t[base + j];
+      }
+    }
+    loss[n] = l;
+    stats[2 * n] = lse;
+    stats[2 * n + 1] = sumq;
+  }
+  return [{ values: loss, shape: [N] }, { values: stats, shape: [N, 2] }];
+});
+
+/** d loss / d logits = dy[n] * (softmax_j * sum_j q_j - q_j). */
+cpu('crossEntropyBackward', (_b, [dy, logits, target, stats], attrs) => {
+  const [N, C] = logits.shape;
+  const z = v(logits);
+  const t = v(target);
+  const st = v(stats);
+  const g = v(dy);
+  const { labels, on, off } = attrs as { labels: boolean; on: number; off: number };
+  const out = like(logits, N * C);
+  for (let n = 0; n < N; n++) {
+    const base = n * C;
+    for (let j = 0; j < C; j++) {
+      const q = labels ? (j === t[n] ? on : off) : t[base + j];
+      out[base + j] = g[n] * (Math.exp(z[base + j] - st[2 * n]) * st[2 * n + 1] - q);
+    }
+  }
+  return [{ values: out, shape: logits.shape }];
+});
+
 cpu('transpose', (_b, [x], attrs) => {
   const perm = attrs.perm as number[];
   const out = like(x, sizeOf(x.shape));

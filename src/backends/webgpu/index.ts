@@ -18,6 +18,7 @@ import './kernels/conv2d.js';
 import './kernels/pool2d.js';
 import './kernels/batchnorm.js';
 import './kernels/layernorm.js';
+import './kernels/loss.js';
 import './kernels/optim.js';
 
 export type { WebGPUInfo, WebGPUFeatures } from './info.js';

@@ -87,6 +87,37 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
     }
   });
 
+  test('cross-entropy forward and backward: int32 and uint8 labels (with smoothing), soft targets', async () => {
+    for (const [N, C] of [[5, 3], [4, 1000], [1, 7]]) {
+      const logits = randomInput([N, C], rng, -6, 6);
+      const labels = intInput([N], rng, C);
+      const bytes = { values: Uint8Array.from(labels.values as Int32Array, (v) => v % 256), shape: [N] };
+      const soft = positive([N, C]);
+      const dy = randomInput([N], rng);
+      for (const [target, attrs, what] of [
+        [labels, { labels: true, on: 1, off: 0 }, 'labels'],
+        [labels, { labels: true, on: 0.9 + 0.1 / C, off: 0.1 / C }, 'smoothed labels'],
+        [C <= 256 ? bytes : labels, { labels: true, on: 1, off: 0 }, 'uint8 labels'],
+        [soft, { labels: false, on: 1, off: 0 }, 'soft targets'],
+      ] as const) {
+        await compareKernel('crossEntropy', [logits, target], attrs, 1e-5, `crossEntropy ${what} ${N}x${C}`);
+        const { runKernel, setBackend, tensor } = await import('../../../src/index.js');
+        setBackend('cpu');
+        const stats = runKernel('crossEntropy', [tensor(logits.values.slice(), logits.shape), tensor(target.values.slice(), target.shape)], attrs)[1];
+        await compareKernel('crossEntropyBackward', [dy, logits, target, { values: await stats.data(), shape: [N, 2] }], attrs, 1e-5, `crossEntropyBackward ${what} ${N}x${C}`);
+      }
+    }
+  });
+
+  test('cross-entropy: a label outside [0, C) gives a NaN loss on the GPU (the cpu kernel throws)', async () => {
+    const { ops, setBackend, tensor } = await import('../../../src/index.js');
+    setBackend('webgpu');
+    const loss = ops.crossEntropy(tensor([[1, 2, 3], [0, 0, 1]]), tensor([2, 5], [2], 'int32'), { reduction: 'none' });
+    const values = await loss.data();
+    setBackend('cpu');
+    assert.ok(Number.isFinite(values[0]) && Number.isNaN(values[1]), `losses ${values}`);
+  });
+
   test('transpose, slice, pad, concat', async () => {
     const x = randomInput([2, 3, 5, 7], rng);
     for (const perm of [[0, 2, 3, 1], [3, 2, 1, 0], [1, 0, 2, 3]]) await compareKernel('transpose', [x], { perm }, 0, `transpose ${perm}`);
