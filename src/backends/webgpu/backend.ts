@@ -80,7 +80,11 @@ export class WebGPUBackend implements Backend {
     this.pool = new BufferPool(this.device, (buffer) => this.bindGroups.forget(buffer));
     this.uniformAlign = this.device.limits.minUniformBufferOffsetAlignment;
     this.device.addEventListener('uncapturederror', (event) => {
-      this.deviceError ??= (event as GPUUncapturedErrorEvent).error.message;
+      const error = (event as GPUUncapturedErrorEvent).error;
+      const outOfMemory = error.constructor?.name === 'GPUOutOfMemoryError' || /out of memory/i.test(error.message);
+      this.deviceError ??= outOfMemory
+        ? `out of GPU memory (${(this.bytes / 2 ** 20).toFixed(0)} MiB held by live tensors, ${(this.pool.pooledBytes / 2 ** 20).toFixed(0)} MiB pooled): use a smaller batch, dispose tensors you no longer need (or use tidy), or call releaseCachedMemory(); ${error.message}`
+        : error.message;
     });
   }
 

@@ -20,7 +20,7 @@ export function bucketSize(bytes: number): number {
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
-  private pooledBytes = 0;
+  private pooled = 0;
 
   /** `onDestroy` hears of every buffer the pool destroys, just before (bind groups using it must go). */
   constructor(
@@ -28,12 +28,17 @@ export class BufferPool {
     private readonly onDestroy: (buffer: GPUBuffer) => void = () => {},
   ) {}
 
+  /** Bytes in free buffers kept for reuse. */
+  get pooledBytes(): number {
+    return this.pooled;
+  }
+
   /** A storage buffer of at least `bytes` bytes (contents undefined). */
   acquire(bytes: number): GPUBuffer {
     const size = bucketSize(bytes);
     const reused = this.free.get(size)?.pop();
     if (reused) {
-      this.pooledBytes -= size;
+      this.pooled -= size;
       return reused;
     }
     return this.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
@@ -41,7 +46,7 @@ export class BufferPool {
 
   release(buffer: GPUBuffer): void {
     const size = buffer.size;
-    if (this.pooledBytes + size > MAX_POOLED_BYTES) {
+    if (this.pooled + size > MAX_POOLED_BYTES) {
       this.onDestroy(buffer);
       buffer.destroy();
       return;
@@ -49,7 +54,7 @@ export class BufferPool {
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     list.push(buffer);
-    this.pooledBytes += size;
+    this.pooled += size;
   }
 
   /** Destroys every pooled buffer (the memory goes back to the driver). */
@@ -61,6 +66,6 @@ export class BufferPool {
       }
     }
     this.free.clear();
-    this.pooledBytes = 0;
+    this.pooled = 0;
   }
 }
