@@ -3,6 +3,7 @@ import { hasKernel } from '../backends/registry.js';
 import { record, willRecord } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertFloat, fmt } from './util.js';
+import { activation as unaryActivation } from './activation.js';
 import { affine, add, mul, sub, sqrt, div, square, pow } from './elementwise.js';
 import { mean } from './reduce.js';
 import { reshape } from './shape.js';
@@ -13,6 +14,11 @@ export interface BatchNormOptions {
   eps?: number;
   /** An int32 scalar counting training batches (PyTorch's num_batches_tracked), incremented with the running statistics. */
   numBatchesTracked?: Tensor | null;
+  /**
+   * An activation applied to the output: relu(batchNorm(x)). In training it runs inside the
+   * batch-norm kernels (one pass over the activations fewer, forward and backward).
+   */
+  activation?: 'relu' | 'relu6' | null;
 }
 
 /**
@@ -36,12 +42,14 @@ export function batchNorm(
   }
   if ((weight === null) !== (bias === null)) throw new Error('batchNorm: pass both weight and bias, or neither');
   const eps = opts.eps ?? 1e-5;
+  const activation = opts.activation ?? null;
+  if (activation !== null && activation !== 'relu' && activation !== 'relu6') throw new Error(`batchNorm: activation must be 'relu', 'relu6' or null, got '${activation as string}'`);
   const affineParams = weight && bias ? [weight, bias] : [];
   // Kernels see [N, C, H*W, 1]; 2-D input [N, C] is [N, C, 1, 1].
   const x4 = noGrad(() => reshape(x, [x.shape[0], C, x.size / (x.shape[0] * C), 1]));
   if (opts.training || !runningMean || !runningVar) {
     if (x.size / C <= 1) throw new Error(`batchNorm: expected more than 1 value per channel in training, got input ${fmt(x.shape)}`);
-    const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams], { eps });
+    const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams], { eps, activation });
     if (opts.training && runningMean && runningVar) {
       const count = opts.numBatchesTracked ?? null;
       if (count && (count.dtype !== 'int32' || count.size !== 1)) throw new Error(`batchNorm: numBatchesTracked must be an int32 scalar, got ${count.dtype} ${fmt(count.shape)}`);
@@ -52,12 +60,15 @@ export function batchNorm(
     }
     varUnbiased.dispose();
     const y = reshape(y4, x.shape);
-    y4.dispose();
+    // The activation's derivative is read from the activated output.
+    const activated = activation ? y4 : null;
+    if (!activated) y4.dispose();
     const inputs = weight && bias ? [x, weight, bias] : [x];
     const out = record(y, 'batchNorm', inputs, (dy) => {
       const dy4 = reshape(dy, x4.shape);
-      const [dx4, dgamma, dbeta] = runKernel('batchNormBackward', [dy4, x4, mean, invStd, ...(weight ? [weight] : [])], {});
+      const [dx4, dgamma, dbeta] = runKernel('batchNormBackward', [dy4, x4, mean, invStd, ...(weight ? [weight] : []), ...(activated ? [activated] : [])], { activation });
       dy4.dispose();
+      activated?.dispose();
       const dx = reshape(dx4, x.shape);
       dx4.dispose();
       x4.dispose();
@@ -69,9 +80,11 @@ export function batchNorm(
       x4.dispose();
       mean.dispose();
       invStd.dispose();
+      activated?.dispose();
     }
     return out;
   }
+  if (activation) return unaryActivation(activation, batchNorm(x, runningMean, runningVar, weight, bias, { ...opts, activation: null }));
   if (!willRecord(x, ...affineParams)) {
     const y4 = runKernel('batchNormInference', [x4, runningMean, runningVar, ...affineParams], { eps })[0];
     x4.dispose();

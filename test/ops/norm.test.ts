@@ -48,3 +48,22 @@ test('batch norm errors', () => {
   assert.throws(() => ops.batchNorm(tensor(new Float32Array(8), [2, 4]), tensor([0, 0]), tensor([1, 1]), null, null, { training: false }), /batchNorm: runningMean \[2\] must be \[4\]/);
   assert.throws(() => ops.batchNorm(tensor(new Float32Array(3), [1, 3]), null, null, null, null, { training: true }), /more than 1 value per channel/);
 });
+
+test('batch norm with a fused relu / relu6: equals the activation of batch norm, forward and backward', () => {
+  const x = randomInput([3, 2, 3, 2], rng);
+  const g = tensor(new Float64Array([1.5, 3.5]));
+  const b = tensor(new Float64Array([0.2, 2.5]));
+  for (const activation of ['relu', 'relu6'] as const) {
+    const fused = ops.batchNorm(x, null, null, g, b, { training: true, activation });
+    const composed = ops.activation(activation, ops.batchNorm(x, null, null, g, b, { training: true }));
+    assertClose(fused.dataSync(), composed.dataSync(), 1e-12);
+    assert.ok(fused.dataSync().some((v) => v === 0), `${activation}: some outputs clamped at 0`);
+    if (activation === 'relu6') assert.ok(fused.dataSync().some((v) => v === 6), 'relu6: some outputs clamped at 6');
+    gradcheck((t, gg, bb) => ops.batchNorm(t, null, null, gg, bb, { training: true, activation }), [x, g.requiresGrad_(), b.requiresGrad_()], { rtol: 1e-4 });
+    // Eval mode composes the activation after the inference kernel.
+    const rm = tensor(new Float64Array([0.3, -0.2]));
+    const rv = tensor(new Float64Array([1.5, 0.7]));
+    assertClose(ops.batchNorm(x, rm, rv, g, b, { training: false, activation }).dataSync(), ops.activation(activation, ops.batchNorm(x, rm, rv, g, b, { training: false })).dataSync(), 1e-12);
+  }
+  assert.throws(() => ops.batchNorm(x, null, null, g, b, { training: true, activation: 'silu' as 'relu' }), /activation must be 'relu', 'relu6' or null/);
+});

@@ -350,11 +350,19 @@ function bnWasm(x: KernelTensor, ...others: (KernelTensor | undefined)[]): boole
   return size >= BN_WASM_MIN_SIZE && size / (x.shape[0] * x.shape[1]) >= 2 && wasmF32(x, ...others);
 }
 
+/** The activation fused after batch norm in training (relu or relu6: their derivative follows from the output), or null. */
+const bnActivation = (attrs: KernelAttrs): 'relu' | 'relu6' | null => (attrs.activation as 'relu' | 'relu6' | null | undefined) ?? null;
+
 cpu('batchNormTrain', (_b, [x, gamma, beta], attrs) => {
   const C = x.shape[1];
   const r = bnWasm(x, gamma, beta)
     ? wasmBatchNormTrainForward(f32(x), x.shape, gamma ? f32(gamma) : null, beta ? f32(beta) : null, attrs.eps as number)
     : batchNormTrainForward(f(x), x.shape, gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
+  const act = bnActivation(attrs);
+  if (act) {
+    if (useWasmActivation(act, r.y.length) && r.y instanceof Float32Array && wasmF32(x)) activationForward(act, r.y, r.y);
+    else unary(act, r.y, r.y);
+  }
   return [
     { values: r.y, shape: x.shape },
     { values: r.mean, shape: [C] },
@@ -388,18 +396,29 @@ cpu('batchNormRunningUpdate', (_b, [runningMean, runningVar, mean, varUnbiased, 
   return out;
 });
 
-cpu('batchNormBackward', (_b, [dy, x, mean, invStd, gamma]) => {
+/** Inputs [dy, x, mean, invStd, gamma?] and, with attrs.activation, the activated output y last (dy is taken through the activation first). */
+cpu('batchNormBackward', (_b, inputs, attrs) => {
+  const act = bnActivation(attrs);
+  const [dyOut, x, mean, invStd] = inputs;
+  const gamma = inputs.length === (act ? 6 : 5) ? inputs[4] : undefined;
+  let dy = v(dyOut);
+  if (act) {
+    const y = inputs[inputs.length - 1];
+    const g = takeArray(dyOut.dtype, dy.length, false);
+    if (useWasmActivation(act, dy.length) && wasmF32(y, dyOut)) activationBackward(act, f32(y), f32(dyOut), g as Float32Array);
+    else unaryGrad(act, v(y), dy, g);
+    dy = g;
+  }
   const C = x.shape[1];
-  const r = bnWasm(x, dy, mean, invStd, gamma)
-    ? wasmBatchNormBackward(f32(dy), f32(x), x.shape, f32(mean), f32(invStd), gamma ? f32(gamma) : null)
-    : batchNormBackward(f(dy), f(x), x.shape, f(mean), f(invStd), gamma ? f(gamma) : null);
+  const r = bnWasm(x, dyOut, mean, invStd, gamma) && dy instanceof Float32Array
+    ? wasmBatchNormBackward(dy, f32(x), x.shape, f32(mean), f32(invStd), gamma ? f32(gamma) : null)
+    : batchNormBackward(dy as FloatArray, f(x), x.shape, f(mean), f(invStd), gamma ? f(gamma) : null);
   return [
     { values: r.dx, shape: x.shape },
     { values: r.dgamma, shape: [C] },
     { values: r.dbeta, shape: [C] },
   ];
 });
-
 /**
  * Mixed precision: float16 operands of the products are widened to float32 and the float32
  * kernel runs, as the GPU's float16 kernels do in registers (the reference twin for them).

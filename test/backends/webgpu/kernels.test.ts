@@ -238,6 +238,12 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
       const invStd = positive([c]);
       await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma], {}, 1e-5, `batchNormBackward ${shape}`);
       await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd], {}, 1e-5, `batchNormBackward no gamma ${shape}`);
+      for (const activation of ['relu', 'relu6'] as const) {
+        await compareKernel('batchNormTrain', [x, gamma, randomInput([c], rng, 0, 8)], { eps: 1e-5, activation }, 1e-5, `batchNormTrain+${activation} ${shape}`);
+        const activated = randomInput(shape, rng, -1, 7);
+        await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma, activated], { activation }, 1e-5, `batchNormBackward+${activation} ${shape}`);
+        await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, activated], { activation }, 1e-5, `batchNormBackward+${activation} no gamma ${shape}`);
+      }
       await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c])], { momentum: 0.1 }, 1e-6, `batchNormRunningUpdate ${shape}`);
       await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c]), { values: Int32Array.of(41), shape: [] }], { momentum: 0.3 }, 1e-6, `batchNormRunningUpdate with count ${shape}`);
     }

@@ -6,6 +6,7 @@
  * inference is element-wise.
  */
 import type { KernelTensor } from '../../backend.js';
+import type { KernelAttrs } from '../../registry.js';
 import { FLAT_INDEX, MAIN_1D, grid1d, wgslType, type WgslScalar } from '../program.js';
 import { gpuKernel, storageOf } from './util.js';
 import { useSubgroups, workgroupReductions } from './subgroup.js';
@@ -35,6 +36,16 @@ fn at(ch: u32, e: u32) -> u32 { return (e / P.s) * P.C * P.s + ch * P.s + e % P.
   };
 }
 
+/** The activation fused after batch norm in training (relu or relu6: their derivative follows from the output), or null. */
+function activationOf(attrs: KernelAttrs): 'relu' | 'relu6' | null {
+  const act = (attrs.activation as string | null | undefined) ?? null;
+  if (act !== null && act !== 'relu' && act !== 'relu6') throw new Error(`batchNorm: the fused activation must be relu or relu6, got '${act}'`);
+  return act;
+}
+
+/** WGSL applying the fused activation to `v`. */
+const activate = (act: 'relu' | 'relu6' | null, v: string): string => (act === 'relu' ? `max(${v}, 0.0)` : act === 'relu6' ? `clamp(${v}, 0.0, 6.0)` : v);
+
 const channelMain = (params: string): string => `@compute @workgroup_size(${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32${params})`;
 
 /** Bindings for the optional gamma (and beta) inputs, with WGSL reading them or their defaults. */
@@ -52,6 +63,7 @@ function affineInputs(gamma: KernelTensor | undefined, beta: KernelTensor | unde
 
 gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
   const { n, c, s } = layout(x);
+  const act = activationOf(attrs);
   const count = n * s;
   const y = b.output(x.shape, x.dtype);
   const mean = b.output([c], x.dtype);
@@ -62,7 +74,7 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
   const red = channelCode(sg, ['channelSum', 'channelSum2']);
   b.run(
     {
-      name: `batchNormTrain_${aff.bindings.length}${sg ? '_sg' : ''}`,
+      name: `batchNormTrain_${aff.bindings.length}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
       enables: red.enables,
       inputs: [['X', 'f32'], ...aff.bindings],
       outputs: [['Y', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ['VARU', 'f32']],
@@ -90,7 +102,7 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
   }
   let scale = ${aff.gamma} * inv;
   let shift = ${aff.beta};
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); Y[k] = (X[k] - m) * scale + shift; }
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); Y[k] = ${activate(act, '(X[k] - m) * scale + shift')}; }
 }`,
       workgroups: [c],
     },
@@ -126,7 +138,12 @@ gpuKernel('batchNormInference', (b, [x, mean, variance, gamma, beta], attrs) => 
   return [y];
 });
 
-gpuKernel('batchNormBackward', (b, [dy, x, mean, invStd, gamma]) => {
+/** Inputs [dy, x, mean, invStd, gamma?] and, with attrs.activation, the activated output last: dy is taken through the activation's derivative first. */
+gpuKernel('batchNormBackward', (b, inputs, attrs) => {
+  const act = activationOf(attrs);
+  const [dy, x, mean, invStd] = inputs;
+  const gamma = inputs.length === (act ? 6 : 5) ? inputs[4] : undefined;
+  const activated = act ? inputs[inputs.length - 1] : undefined;
   const { n, c, s } = layout(x);
   const count = n * s;
   const dx = b.output(x.shape, x.dtype);
@@ -137,19 +154,21 @@ gpuKernel('batchNormBackward', (b, [dy, x, mean, invStd, gamma]) => {
   const red = channelCode(sg, ['channelSum2']);
   b.run(
     {
-      name: `batchNormBackward_${aff.bindings.length}${sg ? '_sg' : ''}`,
+      name: `batchNormBackward_${aff.bindings.length}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
       enables: red.enables,
-      inputs: [['DY', 'f32'], ['X', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ...aff.bindings],
+      inputs: [['DY', 'f32'], ['X', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ...aff.bindings, ...(act ? [['YACT', 'f32'] as [string, WgslScalar]] : [])],
       outputs: [['DX', 'f32'], ['DGAMMA', 'f32'], ['DBETA', 'f32']],
       uniforms: [['C', 'u32', c], ['s', 'u32', s], ['count', 'u32', count]],
-      code: `${red.code}\n${channelMain(red.params)} {
+      code: `${red.code}
+fn grad(k: u32) -> f32 { return ${act ? `select(0.0, DY[k], ${act === 'relu' ? 'YACT[k] > 0.0' : 'YACT[k] > 0.0 && YACT[k] < 6.0'})` : 'DY[k]'}; }
+${channelMain(red.params)} {
   ${red.init}
   let ch = wg.x;
   let m = MEAN[ch];
   let inv = INVSTD[ch];
   var sumDy = 0.0;
   var sumDyXc = 0.0;
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); let g = DY[k]; sumDy += g; sumDyXc += g * (X[k] - m); }
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); let g = grad(k); sumDy += g; sumDyXc += g * (X[k] - m); }
   let totals = channelSum2(vec2f(sumDy, sumDyXc), lid);
   let totalDy = totals.x;
   let totalDyXc = totals.y;
@@ -157,11 +176,11 @@ gpuKernel('batchNormBackward', (b, [dy, x, mean, invStd, gamma]) => {
   let k0 = ${aff.gamma} * inv;
   let meanDy = totalDy / f32(P.count);
   let c2 = inv * inv * totalDyXc / f32(P.count);
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); DX[k] = k0 * (DY[k] - meanDy - (X[k] - m) * c2); }
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); DX[k] = k0 * (grad(k) - meanDy - (X[k] - m) * c2); }
 }`,
       workgroups: [c],
     },
-    [storageOf(dy), storageOf(x), storageOf(mean), storageOf(invStd), ...aff.storages],
+    [storageOf(dy), storageOf(x), storageOf(mean), storageOf(invStd), ...aff.storages, ...(activated ? [storageOf(activated)] : [])],
     [dx.storage, dgamma.storage, dbeta.storage],
   );
   return [dx, dgamma, dbeta];
