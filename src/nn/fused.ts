@@ -99,9 +99,9 @@ export function convBnAct(x: Tensor, conv: Conv2d, bn: BatchNorm2d | null, activ
     return ops.conv2d(x, f.weight, f.bias, opts);
   }
   let y = conv.forward(x);
-  if (bn && bn.training && !residual && fusionEnabled && (act === 'relu' || act === 'relu6')) {
-    // Training: the activation inside the batch-norm kernels (forward and backward).
-    return bn.forwardActivated(y, act);
+  if (bn && bn.training && fusionEnabled && (act === 'relu' || act === 'relu6')) {
+    // Training: the residual sum and the activation inside the batch-norm kernels (forward and backward).
+    return bn.forwardActivated(y, act, residual);
   }
   if (bn) y = bn.forward(y);
   if (residual) y = ops.add(y, residual);

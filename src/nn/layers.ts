@@ -72,14 +72,15 @@ export class BatchNorm2d extends Module {
     return this.forwardActivated(x, null);
   }
 
-  /** activation(batchNorm(x)); in training the activation runs inside the batch-norm kernels. */
-  forwardActivated(x: Tensor, activation: 'relu' | 'relu6' | null): Tensor {
+  /** activation(batchNorm(x) + residual); in training the sum and the activation run inside the batch-norm kernels. */
+  forwardActivated(x: Tensor, activation: 'relu' | 'relu6' | null, residual: Tensor | null = null): Tensor {
     if (x.ndim !== 4 && x.ndim !== 2) throw new Error(`BatchNorm2d: expected [N, C, H, W] input, got ${fmt(x.shape)}`);
     if (x.shape[1] !== this.numFeatures) throw new Error(`BatchNorm2d(${this.numFeatures}): input ${fmt(x.shape)} has ${x.shape[1]} channels`);
     return ops.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: this.training,
       numBatchesTracked: this.numBatchesTracked,
       activation,
+      residual,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
     });

@@ -19,6 +19,8 @@ export interface BatchNormOptions {
    * batch-norm kernels (one pass over the activations fewer, forward and backward).
    */
   activation?: 'relu' | 'relu6' | null;
+  /** Added before the activation: activation(batchNorm(x) + residual), fused in training. */
+  residual?: Tensor | null;
 }
 
 /**
@@ -44,12 +46,16 @@ export function batchNorm(
   const eps = opts.eps ?? 1e-5;
   const activation = opts.activation ?? null;
   if (activation !== null && activation !== 'relu' && activation !== 'relu6') throw new Error(`batchNorm: activation must be 'relu', 'relu6' or null, got '${activation as string}'`);
+  const residual = opts.residual ?? null;
+  if (residual && residual.shape.join() !== x.shape.join()) throw new Error(`batchNorm: residual ${fmt(residual.shape)} must match the input ${fmt(x.shape)}`);
   const affineParams = weight && bias ? [weight, bias] : [];
   // Kernels see [N, C, H*W, 1]; 2-D input [N, C] is [N, C, 1, 1].
   const x4 = noGrad(() => reshape(x, [x.shape[0], C, x.size / (x.shape[0] * C), 1]));
   if (opts.training || !runningMean || !runningVar) {
     if (x.size / C <= 1) throw new Error(`batchNorm: expected more than 1 value per channel in training, got input ${fmt(x.shape)}`);
-    const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams], { eps, activation });
+    const res4 = residual ? noGrad(() => reshape(residual, x4.shape)) : null;
+    const [y4, mean, invStd, varUnbiased] = runKernel('batchNormTrain', [x4, ...affineParams, ...(res4 ? [res4] : [])], { eps, activation, hasResidual: !!res4 });
+    res4?.dispose();
     if (opts.training && runningMean && runningVar) {
       const count = opts.numBatchesTracked ?? null;
       if (count && (count.dtype !== 'int32' || count.size !== 1)) throw new Error(`batchNorm: numBatchesTracked must be an int32 scalar, got ${count.dtype} ${fmt(count.shape)}`);
@@ -63,10 +69,10 @@ export function batchNorm(
     // The activation's derivative is read from the activated output.
     const activated = activation ? y4 : null;
     if (!activated) y4.dispose();
-    const inputs = weight && bias ? [x, weight, bias] : [x];
+    const inputs = [x, ...(weight && bias ? [weight, bias] : []), ...(residual ? [residual] : [])];
     const out = record(y, 'batchNorm', inputs, (dy) => {
       const dy4 = reshape(dy, x4.shape);
-      const [dx4, dgamma, dbeta] = runKernel('batchNormBackward', [dy4, x4, mean, invStd, ...(weight ? [weight] : []), ...(activated ? [activated] : [])], { activation });
+      const [dx4, dgamma, dbeta, dres4] = runKernel('batchNormBackward', [dy4, x4, mean, invStd, ...(weight ? [weight] : []), ...(activated ? [activated] : [])], { activation, hasResidual: !!residual });
       dy4.dispose();
       activated?.dispose();
       const dx = reshape(dx4, x.shape);
@@ -74,7 +80,10 @@ export function batchNorm(
       x4.dispose();
       mean.dispose();
       invStd.dispose();
-      return weight ? [dx, dgamma, dbeta] : (dgamma.dispose(), dbeta.dispose(), [dx]);
+      const dres = dres4 ? reshape(dres4, x.shape) : null;
+      dres4?.dispose();
+      const grads = weight ? [dx, dgamma, dbeta] : (dgamma.dispose(), dbeta.dispose(), [dx]);
+      return residual ? [...grads, dres] : grads;
     });
     if (!out.gradFn) {
       x4.dispose();
@@ -84,7 +93,11 @@ export function batchNorm(
     }
     return out;
   }
-  if (activation) return unaryActivation(activation, batchNorm(x, runningMean, runningVar, weight, bias, { ...opts, activation: null }));
+  if (activation || residual) {
+    const normalized = batchNorm(x, runningMean, runningVar, weight, bias, { ...opts, activation: null, residual: null });
+    const summed = residual ? add(normalized, residual) : normalized;
+    return activation ? unaryActivation(activation, summed) : summed;
+  }
   if (!willRecord(x, ...affineParams)) {
     const y4 = runKernel('batchNormInference', [x4, runningMean, runningVar, ...affineParams], { eps })[0];
     x4.dispose();

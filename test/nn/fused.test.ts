@@ -87,3 +87,38 @@ test('fused resnet18 inference equals the unfused one and does not grow memory a
   assert.equal(memory().numTensors, before);
   model.dispose();
 });
+
+test('training fusion (batch norm + residual + relu/relu6 in one kernel): a training step equals the unfused one, running statistics included', () => {
+  for (const name of ['resnet8-cifar', 'mobilenet_v2']) {
+    const losses: number[] = [];
+    const states: Map<string, Float32Array>[] = [];
+    for (const fused of [true, false]) {
+      manualSeed(21);
+      const model = createModel(name, { numClasses: 10 }).train();
+      const x = randn([2, 3, 32, 32]);
+      const labels = ops.cast(ops.arange(0, 2), 'int32');
+      const step = (): number => {
+        const loss = ops.crossEntropy(model.forward(x), labels);
+        loss.backward();
+        return loss.itemSync();
+      };
+      losses.push(fused ? step() : withoutFusion(step));
+      const state = new Map<string, Float32Array>();
+      for (const [key, t] of model.stateDict()) state.set(key, t.dataSync() as Float32Array);
+      for (const [key, p] of model.namedParameters()) state.set(`${key}.grad`, p.grad!.dataSync() as Float32Array);
+      states.push(state);
+      model.dispose();
+    }
+    assert.ok(Math.abs(losses[0] - losses[1]) <= 1e-6 * Math.abs(losses[1]), `${name}: loss ${losses[0]} vs ${losses[1]}`);
+    for (const [key, a] of states[0]) {
+      const b = states[1].get(key)!;
+      let scale = 1e-6;
+      let err = 0;
+      for (let i = 0; i < a.length; i++) {
+        scale = Math.max(scale, Math.abs(b[i]));
+        err = Math.max(err, Math.abs(a[i] - b[i]));
+      }
+      assert.ok(err <= 1e-4 * scale, `${name} ${key}: max |fused - unfused| ${err} vs max ${scale}`);
+    }
+  }
+});

@@ -67,3 +67,17 @@ test('batch norm with a fused relu / relu6: equals the activation of batch norm,
   }
   assert.throws(() => ops.batchNorm(x, null, null, g, b, { training: true, activation: 'silu' as 'relu' }), /activation must be 'relu', 'relu6' or null/);
 });
+
+test('batch norm with a fused residual sum and relu: equals relu(batchNorm(x) + residual), gradients to all inputs', () => {
+  const x = randomInput([3, 2, 3, 2], rng);
+  const residual = randomInput([3, 2, 3, 2], rng);
+  const g = tensor(new Float64Array([1.5, 0.5]));
+  const b = tensor(new Float64Array([0.2, -0.5]));
+  for (const activation of ['relu', 'relu6', null] as const) {
+    const fused = ops.batchNorm(x, null, null, g, b, { training: true, activation, residual });
+    const sum = ops.add(ops.batchNorm(x, null, null, g, b, { training: true }), residual);
+    assertClose(fused.dataSync(), (activation ? ops.activation(activation, sum) : sum).dataSync(), 1e-12);
+    gradcheck((t, r, gg, bb) => ops.batchNorm(t, null, null, gg, bb, { training: true, activation, residual: r }), [x, residual, g.requiresGrad_(), b.requiresGrad_()], { rtol: 1e-4 });
+  }
+  assert.throws(() => ops.batchNorm(x, null, null, g, b, { training: true, residual: randomInput([3, 2, 3, 1], rng) }), /residual \[3, 2, 3, 1\] must match the input \[3, 2, 3, 2\]/);
+});

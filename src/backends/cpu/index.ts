@@ -353,11 +353,18 @@ function bnWasm(x: KernelTensor, ...others: (KernelTensor | undefined)[]): boole
 /** The activation fused after batch norm in training (relu or relu6: their derivative follows from the output), or null. */
 const bnActivation = (attrs: KernelAttrs): 'relu' | 'relu6' | null => (attrs.activation as 'relu' | 'relu6' | null | undefined) ?? null;
 
-cpu('batchNormTrain', (_b, [x, gamma, beta], attrs) => {
+/** Inputs [x, gamma?, beta?] and, with attrs.hasResidual, the residual last: y = activation(bn(x) + residual). */
+cpu('batchNormTrain', (_b, inputs, attrs) => {
+  const residual = attrs.hasResidual ? inputs[inputs.length - 1] : undefined;
+  const [x, gamma, beta] = residual ? inputs.slice(0, -1) : inputs;
   const C = x.shape[1];
   const r = bnWasm(x, gamma, beta)
     ? wasmBatchNormTrainForward(f32(x), x.shape, gamma ? f32(gamma) : null, beta ? f32(beta) : null, attrs.eps as number)
     : batchNormTrainForward(f(x), x.shape, gamma ? f(gamma) : null, beta ? f(beta) : null, attrs.eps as number);
+  if (residual) {
+    const res = v(residual);
+    for (let i = 0; i < r.y.length; i++) r.y[i] += res[i];
+  }
   const act = bnActivation(attrs);
   if (act) {
     if (useWasmActivation(act, r.y.length) && r.y instanceof Float32Array && wasmF32(x)) activationForward(act, r.y, r.y);
@@ -396,7 +403,11 @@ cpu('batchNormRunningUpdate', (_b, [runningMean, runningVar, mean, varUnbiased, 
   return out;
 });
 
-/** Inputs [dy, x, mean, invStd, gamma?] and, with attrs.activation, the activated output y last (dy is taken through the activation first). */
+/**
+ * Inputs [dy, x, mean, invStd, gamma?] and, with attrs.activation, the activated output y last
+ * (dy is taken through the activation first). With attrs.hasResidual a fourth output is the
+ * residual's gradient (dy through the activation).
+ */
 cpu('batchNormBackward', (_b, inputs, attrs) => {
   const act = bnActivation(attrs);
   const [dyOut, x, mean, invStd] = inputs;
@@ -413,12 +424,15 @@ cpu('batchNormBackward', (_b, inputs, attrs) => {
   const r = bnWasm(x, dyOut, mean, invStd, gamma) && dy instanceof Float32Array
     ? wasmBatchNormBackward(dy, f32(x), x.shape, f32(mean), f32(invStd), gamma ? f32(gamma) : null)
     : batchNormBackward(dy as FloatArray, f(x), x.shape, f(mean), f(invStd), gamma ? f(gamma) : null);
-  return [
+  const out: { values: TypedArray; shape: readonly number[] }[] = [
     { values: r.dx, shape: x.shape },
     { values: r.dgamma, shape: [C] },
     { values: r.dbeta, shape: [C] },
   ];
+  if (attrs.hasResidual) out.push({ values: act ? dy : dy.slice(), shape: x.shape });
+  return out;
 });
+
 /**
  * Mixed precision: float16 operands of the products are widened to float32 and the float32
  * kernel runs, as the GPU's float16 kernels do in registers (the reference twin for them).

@@ -243,6 +243,8 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
         const activated = randomInput(shape, rng, -1, 7);
         await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma, activated], { activation }, 1e-5, `batchNormBackward+${activation} ${shape}`);
         await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, activated], { activation }, 1e-5, `batchNormBackward+${activation} no gamma ${shape}`);
+        await compareKernel('batchNormTrain', [x, gamma, beta, randomInput(shape, rng, -3, 3)], { eps: 1e-5, activation, hasResidual: true }, 1e-5, `batchNormTrain+residual+${activation} ${shape}`);
+        await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma, activated], { activation, hasResidual: true }, 1e-5, `batchNormBackward+residual+${activation} ${shape}`);
       }
       await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c])], { momentum: 0.1 }, 1e-6, `batchNormRunningUpdate ${shape}`);
       await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c]), { values: Int32Array.of(41), shape: [] }], { momentum: 0.3 }, 1e-6, `batchNormRunningUpdate with count ${shape}`);

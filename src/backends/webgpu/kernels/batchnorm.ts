@@ -61,7 +61,10 @@ function affineInputs(gamma: KernelTensor | undefined, beta: KernelTensor | unde
   };
 }
 
-gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
+/** Inputs [x, gamma?, beta?] and, with attrs.hasResidual, the residual last: y = activation(bn(x) + residual). */
+gpuKernel('batchNormTrain', (b: WebGPUBackend, inputs, attrs) => {
+  const residual = attrs.hasResidual ? inputs[inputs.length - 1] : undefined;
+  const [x, gamma, beta] = residual ? inputs.slice(0, -1) : inputs;
   const { n, c, s } = layout(x);
   const act = activationOf(attrs);
   const count = n * s;
@@ -74,9 +77,9 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
   const red = channelCode(sg, ['channelSum', 'channelSum2']);
   b.run(
     {
-      name: `batchNormTrain_${aff.bindings.length}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
+      name: `batchNormTrain_${aff.bindings.length}${residual ? '_res' : ''}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
       enables: red.enables,
-      inputs: [['X', 'f32'], ...aff.bindings],
+      inputs: [['X', 'f32'], ...aff.bindings, ...(residual ? [['RES', 'f32'] as [string, WgslScalar]] : [])],
       outputs: [['Y', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ['VARU', 'f32']],
       uniforms: [['C', 'u32', c], ['s', 'u32', s], ['count', 'u32', count], ['eps', 'f32', attrs.eps as number]],
       code: `${red.code}\n${channelMain(red.params)} {
@@ -102,11 +105,11 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, [x, gamma, beta], attrs) => {
   }
   let scale = ${aff.gamma} * inv;
   let shift = ${aff.beta};
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); Y[k] = ${activate(act, '(X[k] - m) * scale + shift')}; }
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); Y[k] = ${activate(act, `(X[k] - m) * scale + shift${residual ? ' + RES[k]' : ''}`)}; }
 }`,
       workgroups: [c],
     },
-    [storageOf(x), ...aff.storages],
+    [storageOf(x), ...aff.storages, ...(residual ? [storageOf(residual)] : [])],
     [y.storage, mean.storage, invStd.storage, varUnbiased.storage],
   );
   return [y, mean, invStd, varUnbiased];
@@ -138,7 +141,11 @@ gpuKernel('batchNormInference', (b, [x, mean, variance, gamma, beta], attrs) => 
   return [y];
 });
 
-/** Inputs [dy, x, mean, invStd, gamma?] and, with attrs.activation, the activated output last: dy is taken through the activation's derivative first. */
+/**
+ * Inputs [dy, x, mean, invStd, gamma?] and, with attrs.activation, the activated output last: dy
+ * is taken through the activation's derivative first. With attrs.hasResidual a fourth output is
+ * the residual's gradient (dy through the activation).
+ */
 gpuKernel('batchNormBackward', (b, inputs, attrs) => {
   const act = activationOf(attrs);
   const [dy, x, mean, invStd] = inputs;
@@ -149,15 +156,16 @@ gpuKernel('batchNormBackward', (b, inputs, attrs) => {
   const dx = b.output(x.shape, x.dtype);
   const dgamma = b.output([c], x.dtype);
   const dbeta = b.output([c], x.dtype);
+  const dres = attrs.hasResidual ? b.output(x.shape, x.dtype) : null;
   const aff = affineInputs(gamma, undefined);
   const sg = useSubgroups(b);
   const red = channelCode(sg, ['channelSum2']);
   b.run(
     {
-      name: `batchNormBackward_${aff.bindings.length}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
+      name: `batchNormBackward_${aff.bindings.length}${dres ? '_res' : ''}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
       enables: red.enables,
       inputs: [['DY', 'f32'], ['X', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ...aff.bindings, ...(act ? [['YACT', 'f32'] as [string, WgslScalar]] : [])],
-      outputs: [['DX', 'f32'], ['DGAMMA', 'f32'], ['DBETA', 'f32']],
+      outputs: [['DX', 'f32'], ['DGAMMA', 'f32'], ['DBETA', 'f32'], ...(dres ? [['DRES', 'f32'] as [string, WgslScalar]] : [])],
       uniforms: [['C', 'u32', c], ['s', 'u32', s], ['count', 'u32', count]],
       code: `${red.code}
 fn grad(k: u32) -> f32 { return ${act ? `select(0.0, DY[k], ${act === 'relu' ? 'YACT[k] > 0.0' : 'YACT[k] > 0.0 && YACT[k] < 6.0'})` : 'DY[k]'}; }
@@ -176,14 +184,14 @@ ${channelMain(red.params)} {
   let k0 = ${aff.gamma} * inv;
   let meanDy = totalDy / f32(P.count);
   let c2 = inv * inv * totalDyXc / f32(P.count);
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); DX[k] = k0 * (grad(k) - meanDy - (X[k] - m) * c2); }
+  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); let g = grad(k); DX[k] = k0 * (g - meanDy - (X[k] - m) * c2);${dres ? ' DRES[k] = g;' : ''} }
 }`,
       workgroups: [c],
     },
     [storageOf(dy), storageOf(x), storageOf(mean), storageOf(invStd), ...aff.storages, ...(activated ? [storageOf(activated)] : [])],
-    [dx.storage, dgamma.storage, dbeta.storage],
+    [dx.storage, dgamma.storage, dbeta.storage, ...(dres ? [dres.storage] : [])],
   );
-  return [dx, dgamma, dbeta];
+  return dres ? [dx, dgamma, dbeta, dres] : [dx, dgamma, dbeta];
 });
 
 gpuKernel('batchNormRunningUpdate', (b, [runningMean, runningVar, mean, varUnbiased, count], attrs) => {
