@@ -90,10 +90,10 @@ export function cells(row: string): string[] {
 
 /**
  * How exact the timestamp queries are: Dawn rounds them to 65,536 ns unless its
- * timestamp_quantization toggle is off, which bench/gpu/webgpu-shim.mjs does for the bundles.
+ * timestamp_quantization toggle is off, which src/backends/webgpu/device.ts asks for in Node.
  */
 export function timestampNote(): string {
-  return (globalThis as { __foveaBenchTimestamps?: string }).__foveaBenchTimestamps ?? "quantized to 65,536 ns (Dawn's default; bench/gpu/webgpu-shim.mjs turns that off for the bundles)";
+  return "exact (Dawn's timestamp_quantization disabled by fovea's device setup)";
 }
 
 /** The error's message, for a table note. */

@@ -12,8 +12,6 @@
 #                                (--platform=node --format=esm --external:webgpu)
 #   .dev/bench/wasm/*.wasm       the cpu backend's kernel builds (build/*.wasm), which the bundles
 #                                load from beside themselves (bench/gpu/bundled-wasm.ts)
-#   .dev/bench/node_modules/webgpu/   bench/gpu/webgpu-shim.mjs: the real `webgpu` package with Dawn's
-#                                timestamp quantization off (exact per-kernel GPU times)
 #   .dev/data/fashion-mnist/     the four Fashion-MNIST IDX files, xz-compressed (~26 MB instead of
 #                                31 MB gzipped: the device call carries at most 64 MiB in all)
 # then checks what the device call would carry against its 64 MiB limit and prints the command.
@@ -43,11 +41,7 @@ node_modules/.bin/esbuild bench/webgpu-gemm.ts bench/webgpu-models.ts bench/webg
   --banner:js="import { createRequire as __foveaCreateRequire } from 'node:module'; const require = __foveaCreateRequire(import.meta.url);" \
   --outdir=.dev/bench --out-extension:.js=.mjs --log-level=warning
 cp build/fovea-kernels*.wasm .dev/bench/wasm/
-# `import('webgpu')` from a bundle finds this first: the real package with Dawn's timestamp
-# quantization (65,536 ns) turned off, so that per-kernel GPU times are exact (webgpu-shim.mjs).
-mkdir -p .dev/bench/node_modules/webgpu
-cp bench/gpu/webgpu-shim.mjs .dev/bench/node_modules/webgpu/index.mjs
-echo '{ "name": "webgpu", "private": true, "type": "module", "exports": "./index.mjs" }' > .dev/bench/node_modules/webgpu/package.json
+rm -rf .dev/bench/node_modules   # an older kit's webgpu shim: fovea now turns timestamp quantization off itself
 
 # 3. Fashion-MNIST (the host has no network).
 if [ -z "${FMNIST_DIR:-}" ]; then

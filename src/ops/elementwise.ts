@@ -181,5 +181,6 @@ export function clone(x: Tensor): Tensor {
 export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {
   if (x.dtype === dtype) return clone(x);
   const y = runKernel('cast', [x], { dtype })[0];
-  return record(y, 'cast', [x], (dy) => [runKernel('cast', [dy], { dtype: x.dtype })[0]]);
+  // Under autocast the float16 products already return float32 gradients: no copy then.
+  return record(y, 'cast', [x], (dy) => [dy.dtype === x.dtype ? dy.detach() : runKernel('cast', [dy], { dtype: x.dtype })[0]]);
 }

@@ -50,8 +50,9 @@ async function nodeGpu(): Promise<GPU> {
   }
   // Dawn's GPUBufferUsage, GPUMapMode, ... as globals, the way browsers have them.
   Object.assign(globalThis, mod.globals);
-  // Dawn hides 'shader-f16' on NVIDIA's Vulkan driver unless asked for it.
-  return mod.create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']);
+  // Dawn hides 'shader-f16' on NVIDIA's Vulkan driver unless asked for it, and rounds timestamp
+  // queries to 65.5 µs unless quantization is off (longer than many kernels on a fast GPU).
+  return mod.create(['enable-dawn-features=vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization']);
 }
 
 function describe(adapter: GPUAdapter): string {
