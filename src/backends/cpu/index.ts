@@ -13,7 +13,7 @@ import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputS
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from './kernels/pool2d.js';
 import { batchNormBackward, batchNormInferenceForward, batchNormTrainForward } from './kernels/batchnorm.js';
 import type { Conv2dParams, FloatArray, Pool2dParams } from './kernels/types.js';
-import { takeArray } from './array-pool.js';
+import { giveArray, takeArray } from './array-pool.js';
 import { layerNormForward } from './kernels/layernorm.js';
 import { wasmAdd, WASM_ADD_MIN_SIZE } from './wasm/elementwise.js';
 import { activationBackward, activationForward, useWasmActivation, type ActivationName } from './wasm/activation.js';
@@ -430,6 +430,7 @@ cpu('batchNormBackward', (_b, inputs, attrs) => {
     { values: r.dbeta, shape: [C] },
   ];
   if (attrs.hasResidual) out.push({ values: act ? dy : dy.slice(), shape: x.shape });
+  else if (act) giveArray(dy); // the masked dy was a temporary
   return out;
 });
 

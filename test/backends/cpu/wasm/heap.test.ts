@@ -60,3 +60,29 @@ test('CPU arrays live on the heap; kernels write their outputs there in place; f
   const y = noGrad(() => conv2d(x, w));
   assert.ok(heap.isBlock((y.storage as CpuStorage).values), 'the convolution wrote its output into a heap block');
 });
+
+test('training steps give every temporary heap block back (heap usage is flat from step to step)', async () => {
+  const { createModel, manualSeed, optim, ops, tidy, tensor } = await import('../../../../src/index.js');
+  const heap = wasmKernels()!.arena.heap!;
+  manualSeed(3);
+  for (const name of ['canonical-cnn', 'resnet8-cifar']) {
+    const model = createModel(name, name === 'canonical-cnn' ? { inChannels: 3, numClasses: 10, widths: [8, 16] } : { numClasses: 10 });
+    const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const x = randn([4, 3, 32, 32]);
+    const y = tensor([1, 2, 3, 4], [4], 'int32');
+    const step = (): void => tidy(() => {
+      opt.zeroGrad();
+      const loss = ops.crossEntropy(model.forward(x), y, { labelSmoothing: 0.1 });
+      loss.backward();
+      opt.step();
+    });
+    step();
+    step();
+    const before = heap.bytesInUse;
+    step();
+    step();
+    assert.equal(heap.bytesInUse, before, `${name}: heap bytes in use after two more steps`);
+    model.dispose();
+    opt.zeroGrad();
+  }
+});
