@@ -24,8 +24,7 @@
  * (profileWebGPU), for each precision. --budget-seconds skips the fovea cells and profiles that
  * would start after that many seconds (they show as errors), leaving time for the PyTorch peer
  * under an outer time limit. --gemm 0 skips the GEMM (bench/webgpu-gemm.ts measures
- * it in more detail). The PyTorch peer runs through bench/gpu/torch_gpu_warm.py, which gives
- * torch_gpu.py the same warm-up by time.
+ * it in more detail). The PyTorch peer (bench/peers/torch_gpu.py) warms up by time too.
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -190,7 +189,7 @@ if (n > 0) {
 let torchRows: string[] = [];
 let torchError = '';
 if (!values['no-torch']) {
-  const args = ['bench/gpu/torch_gpu_warm.py', '--warmup-ms', values['warmup-ms']!, '--model', values.model!, '--size', String(size), '--batch', values.batch!, '--steps', String(steps), '--gemm', String(n > 0 ? n : 256)];
+  const args = ['bench/peers/torch_gpu.py', '--warmup-ms', values['warmup-ms']!, '--model', values.model!, '--size', String(size), '--batch', values.batch!, '--steps', String(steps), '--gemm', String(n > 0 ? n : 256)];
   const py = spawnSync(values.python!, args, { encoding: 'utf8' });
   if (py.status === 0) torchRows = py.stdout.trim().split('\n').filter((l) => l.startsWith('|'));
   else torchError = (py.stderr ?? String(py.error)).slice(-400);

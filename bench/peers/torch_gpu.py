@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch on the GPU (or the CPU when there is none), for bench/webgpu-models.ts: torchvision
 model inference and SGD training images/s at each batch size, in fp32 with TF32 off (the
-like-for-like row), TF32, and bf16 autocast; and a square fp32 GEMM. Prints markdown rows."""
+like-for-like row), TF32, and bf16 autocast; and a square fp32 GEMM. Each timing starts after
+--warmup-ms of back-to-back work. Prints markdown rows."""
 import argparse
 import time
 
@@ -9,10 +10,17 @@ import torch
 import torchvision
 
 
-def timed(fn, steps, sync):
-    for _ in range(2):
-        fn()
+def timed(fn, steps, sync, warmup_s):
+    # Warm up by time, not by count: an H100 idles at 345 MHz and needs 250-350 ms of work to
+    # reach its boost clock.
+    fn()
     sync()
+    t0 = time.perf_counter()
+    while True:
+        fn()
+        sync()
+        if time.perf_counter() - t0 >= warmup_s:
+            break
     times = []
     for _ in range(steps):
         t = time.perf_counter()
@@ -30,6 +38,7 @@ def main():
     p.add_argument("--batch", default="64,128")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--gemm", type=int, default=4096)
+    p.add_argument("--warmup-ms", type=float, default=500)
     a = p.parse_args()
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
@@ -58,13 +67,13 @@ def main():
                 opt.step()
 
             model.eval()
-            ti = timed(infer, a.steps, sync)
+            ti = timed(infer, a.steps, sync, a.warmup_ms / 1000)
             model.train()
-            tt = timed(train, a.steps, sync)
+            tt = timed(train, a.steps, sync, a.warmup_ms / 1000)
             print(f"| torch {torch.__version__} {name} {label} | {a.model} | {batch} | {batch / ti:.1f} | {batch / tt:.1f} |")
     torch.backends.cuda.matmul.allow_tf32 = False
     m = torch.randn(a.gemm, a.gemm, device=dev)
-    t = timed(lambda: m @ m, a.steps, sync)
+    t = timed(lambda: m @ m, a.steps, sync, a.warmup_ms / 1000)
     print(f"| torch {name} fp32 (TF32 off) | {a.gemm}^3 | {2 * a.gemm ** 3 / t / 1e9:.1f} GFLOP/s |")
 
 
