@@ -1,8 +1,9 @@
 // Runs in Chromium (bundled by test/browser/browser.test.ts): fovea's WebGPU backend on the
 // adapter the browser offers (SwiftShader without a GPU): a resnet8-cifar inference and one SGD
-// training step, each compared with the same computation on the cpu backend. Without an adapter
+// training step, each compared with the same computation on the cpu backend, and a float16
+// mixed-precision (autocast) forward. Without an adapter
 // the page says so and shows the CPU fallback working. Reports what it saw to the test (./report.ts).
-import { initWebGPU, setBackend, createModel, manualSeed, noGrad, ops, optim, tensor, Rng, type Tensor } from '../../src/browser.js';
+import { autocast, initWebGPU, setBackend, createModel, manualSeed, noGrad, ops, optim, tensor, Rng, type Tensor } from '../../src/browser.js';
 import { report } from './report.js';
 
 const input = (() => {
@@ -21,20 +22,21 @@ function maxRel(a: Float32Array, b: Float32Array): number {
   return err / scale;
 }
 
-async function onBackend(backend: string): Promise<{ logits: Float32Array; loss: number; updated: Float32Array }> {
+async function onBackend(backend: string): Promise<{ logits: Float32Array; halfLogits: Float32Array; loss: number; updated: Float32Array }> {
   setBackend(backend);
   manualSeed(5);
   const model = createModel('resnet8-cifar', { numClasses: 10 });
   const x = tensor(input.slice(), [4, 3, 32, 32]);
   model.eval();
   const logits = (await noGrad(() => model.forward(x)).data()) as Float32Array;
+  const halfLogits = (await noGrad(() => autocast(() => model.forward(x))).data()) as Float32Array;
   model.train();
   const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
   const loss = ops.crossEntropy(model.forward(x), tensor(labels.slice(), [4], 'int32'));
   loss.backward();
   opt.step();
   const updated = (await (model.stateDict().get('conv1.weight') as Tensor).data()) as Float32Array;
-  return { logits, loss: await loss.item(), updated };
+  return { logits, halfLogits, loss: await loss.item(), updated };
 }
 
 async function run(): Promise<Record<string, unknown>> {
@@ -50,6 +52,7 @@ async function run(): Promise<Record<string, unknown>> {
   return {
     adapter: info,
     logitsErr: maxRel(gpu.logits, cpu.logits),
+    halfLogitsErr: maxRel(gpu.halfLogits, cpu.halfLogits),
     lossCpu: cpu.loss,
     lossGpu: gpu.loss,
     updateErr: maxRel(gpu.updated, cpu.updated),
