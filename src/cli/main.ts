@@ -9,7 +9,7 @@ import { evaluate } from '../train/evaluate.js';
 import { loadCheckpointInto, readCheckpointConfig } from '../train/checkpoint.js';
 import { formatDuration, Progress } from '../train/progress.js';
 import { registerModelsCommand } from './models.js';
-import { deviceOption, useDevice, type Device } from './device.js';
+import { deviceOption, precisionOption, useDevice, type Device, type Precision } from './device.js';
 import { registerSummaryCommand } from './summary.js';
 import { registerPredictCommand } from './predict.js';
 
@@ -73,7 +73,7 @@ function addTrainOptions(cmd: Command, defaults: Partial<TrainFlags>): Command {
     .option('--clip-grad <norm>', 'clip the global gradient norm (0 = off)', number('--clip-grad'), DEFAULT_TRAIN_CONFIG.clipGrad)
     .option('--augment', 'random crop + flip augmentation', defaults.augment ?? false)
     .option('--seed <n>', 'random seed (weights, shuffling, dropout)', integer('--seed', 0), 0)
-    .addOption(new Option('--precision <p>', 'float16: mixed precision (float16 operands for convolutions and matrix products, float32 weights and gradients)').choices(['float32', 'float16']).default('float32'))
+    .addOption(precisionOption())
     .option('--out <dir>', 'write metrics.jsonl, model.safetensors and config.json here', defaults.out)
     .option('--resume', 'continue from the checkpoint in --out', false)
     .option('--limit-train <n>', 'use only the first n training images', integer('--limit-train'), defaults.limitTrain)
@@ -155,7 +155,8 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
     .option('--batch-size <n>', 'batch size', integer('--batch-size'), 256)
     .option('--json', 'print a JSON object instead of text', false)
     .addOption(deviceOption())
-    .action(async (flags: { checkpoint: string; dataset?: string; data?: string; batchSize: number; json: boolean; device: Device }) => {
+    .addOption(precisionOption())
+    .action(async (flags: { checkpoint: string; dataset?: string; data?: string; batchSize: number; json: boolean; device: Device; precision: Precision }) => {
       await useDevice(flags.device);
       const config = await readCheckpointConfig(flags.checkpoint);
       const dataset = flags.dataset ?? config.dataset;
@@ -163,7 +164,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       const model = createModel(config.model, config.modelOptions);
       await loadCheckpointInto(flags.checkpoint, model);
       const t0 = Date.now();
-      const r = await evaluate(model, split.test, { batchSize: flags.batchSize });
+      const r = await evaluate(model, split.test, { batchSize: flags.batchSize, precision: flags.precision });
       const seconds = (Date.now() - t0) / 1000;
       if (flags.json) {
         io.out(`${JSON.stringify({ checkpoint: flags.checkpoint, model: config.model, dataset, epoch: config.epoch, images: r.count, accuracy: r.accuracy, loss: r.loss, seconds, confusion: r.confusion })}\n`);

@@ -2,7 +2,8 @@
  * `fovea predict`: classify images with a zoo model and its weights, using the model's own
  * preprocessing, or run a raw input tensor (.safetensors / .npy) through it.
  */
-import { deviceOption, useDevice, type Device } from './device.js';
+import { deviceOption, precisionOption, useDevice, type Device, type Precision } from './device.js';
+import { autocast } from '../tensor/autocast.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { access, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -38,6 +39,7 @@ interface PredictFlags {
   std?: number[];
   interpolation?: Interpolation;
   device: Device;
+  precision: Precision;
 }
 
 /** The key under which `fovea train` checkpoints embed their run config (src/train/checkpoint.ts). */
@@ -118,9 +120,9 @@ async function loadModel(flags: PredictFlags, io: PredictOutput): Promise<{ mode
   return { model, options };
 }
 
-function forward(model: Module, x: Tensor, inputShape: readonly number[]): Tensor {
+function forward(model: Module, x: Tensor, inputShape: readonly number[], precision: Precision): Tensor {
   try {
-    return noGrad(() => model.call(x));
+    return noGrad(() => autocast(() => model.call(x), { enabled: precision === 'float16' }));
   } catch (e) {
     throw new Error(`the model cannot run an input of shape [${inputShape.join(', ')}]: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -148,7 +150,7 @@ async function classifyImages(images: string[], flags: PredictFlags, io: Predict
   for (const path of images) {
     const image = await decodeImage(await readInputFile(path, 'image file'), path);
     const x = preprocessImage(image, preprocessing);
-    const probs = tidy(() => softmax(forward(model, x, x.shape), -1));
+    const probs = tidy(() => softmax(forward(model, x, x.shape, flags.precision), -1));
     x.dispose();
     const p = (await probs.data()) as Float32Array;
     probs.dispose();
@@ -193,7 +195,7 @@ async function runRawTensor(flags: PredictFlags, io: PredictOutput): Promise<voi
     throw new Error(`${flags.input} holds a tensor of shape [${shape.join(', ')}]; ${flags.model} takes [N, ${channels}, H, W] (e.g. [1, ${channels}, ${h}, ${w}])`);
   }
   const x = tensor(data, shape);
-  const y = forward(model, x, shape);
+  const y = forward(model, x, shape, flags.precision);
   x.dispose();
   const values = (await y.data()) as Float32Array;
   const outShape = [...y.shape];
@@ -222,6 +224,7 @@ export function registerPredictCommand(program: Command, io: PredictOutput): voi
     .option('--std <r,g,b>', 'normalisation std per channel (default: the model\'s)', rgbTriple('--std'))
     .addOption(new Option('--interpolation <filter>', 'resize filter (default: the model\'s)').choices(['bilinear', 'bicubic', 'nearest']))
     .addOption(deviceOption())
+    .addOption(precisionOption())
     .action(async (images: string[], flags: PredictFlags) => {
       await useDevice(flags.device);
       if (flags.input !== undefined || flags.output !== undefined) {

@@ -1,4 +1,5 @@
 import { noGrad, tidy } from '../tensor/engine.js';
+import { autocast } from '../tensor/autocast.js';
 import { tensor } from '../ops/creation.js';
 import { crossEntropy } from '../ops/loss.js';
 import { argmax } from '../ops/reduce.js';
@@ -14,7 +15,11 @@ export interface EvalResult {
 }
 
 /** Accuracy, mean cross-entropy and the confusion matrix of `model` on a whole data set (eval mode). */
-export async function evaluate(model: Module, ds: ImageDataset, opts: { batchSize?: number; onBatch?: (done: number, total: number) => void } = {}): Promise<EvalResult> {
+export async function evaluate(
+  model: Module,
+  ds: ImageDataset,
+  opts: { batchSize?: number; onBatch?: (done: number, total: number) => void; /** 'float16': the forward under autocast. */ precision?: 'float32' | 'float16' } = {},
+): Promise<EvalResult> {
   const wasTraining = model.training;
   model.eval();
   const loader = new DataLoader(ds, { batchSize: opts.batchSize ?? 256, shuffle: false });
@@ -27,7 +32,7 @@ export async function evaluate(model: Module, ds: ImageDataset, opts: { batchSiz
   for (const batch of loader.batches(0)) {
     const [lossT, predT] = noGrad(() =>
       tidy(() => {
-        const logits = model.forward(tensor(batch.images, [batch.size, C, H, W]));
+        const logits = autocast(() => model.forward(tensor(batch.images, [batch.size, C, H, W])), { enabled: opts.precision === 'float16' });
         return [crossEntropy(logits, tensor(batch.labels, [batch.size], 'int32'), { reduction: 'sum' }), argmax(logits, 1)];
       }),
     );

@@ -196,7 +196,7 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
     await flush();
     progress.end();
     const trainSeconds = (Date.now() - epochStart) / 1000;
-    const test = await evaluate(model, data.test, { batchSize: 256 });
+    const test = await evaluate(model, data.test, { batchSize: 256, precision: c.precision });
     model.train();
     const record: EpochRecord = {
       type: 'epoch',

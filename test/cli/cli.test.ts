@@ -40,6 +40,8 @@ test('fovea train --precision float16 trains with mixed precision and records it
     assert.match(t.err, /mixed precision \(float16 operands\)/);
     assert.match(t.out, /final test accuracy \d+\.\d+% after 1 epochs/);
     assert.equal(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).train.precision, 'float16');
+    const e = JSON.parse((await run(['eval', '--checkpoint', dir, '--json', '--precision', 'float16'])).out);
+    assert.ok(Math.abs(e.accuracy - JSON.parse((await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim()).test_accuracy) < 1e-9, 'the trainer evaluates with its precision too');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

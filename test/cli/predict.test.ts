@@ -8,6 +8,7 @@ import { buildProgram } from '../../src/cli/main.js';
 import { createModel, IMAGENET_MEAN, IMAGENET_STD, registerModel, type Preprocessing } from '../../src/models/index.js';
 import { IMAGENET_CLASSES } from '../../src/models/imagenet-classes.js';
 import { manualSeed, noGrad } from '../../src/tensor/engine.js';
+import { autocast } from '../../src/tensor/autocast.js';
 import { tensor } from '../../src/ops/creation.js';
 import { softmax } from '../../src/ops/softmax.js';
 import { saveSafetensors } from '../../src/io/state-dict.js';
@@ -129,6 +130,12 @@ test('--input/--output run a raw tensor (.npy and .safetensors) and check its sh
   const y = await readNpy(npyOut);
   assert.deepEqual(y.shape, [2, 1000]);
   assert.deepEqual(y.data, expected);
+
+  // --precision float16: the same forward under autocast (float16-rounded operands).
+  await run(['--model', 'test-predict-imagenet', '--weights', zooWeights, '--input', npyIn, '--output', npyOut, '--precision', 'float16']);
+  const half = noGrad(() => autocast(() => model.call(tensor(data, shape)))).dataSync();
+  assert.deepEqual((await readNpy(npyOut)).data, half);
+  assert.notDeepEqual(half, expected);
 
   const stIn = join(dir, 'x.safetensors');
   const stOut = join(dir, 'y.safetensors');
