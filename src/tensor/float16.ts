@@ -1,8 +1,9 @@
 /**
  * IEEE 754 half precision as 16-bit patterns (float16 tensors hold these on the host, in a
  * Uint16Array, since JavaScript has no Float16Array on every runtime fovea supports; safetensors
- * F16 uses the same conversions). float32 -> float16 rounds to nearest, ties to even, like
- * numpy, PyTorch and the GPU's conversions; float16 -> float32 is exact.
+ * F16 uses the same conversions). float32 -> float16 rounds to nearest, ties to even, like numpy
+ * and PyTorch (WGSL leaves the GPU's rounding to the implementation: it may differ by one unit in
+ * the last place); float16 -> float32 is exact.
  */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
