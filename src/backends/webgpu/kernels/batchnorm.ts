@@ -21,19 +21,13 @@ function layout(x: KernelTensor): { n: number; c: number; s: number } {
   return { n: x.shape[0], c: x.shape[1], s };
 }
 
-/** WGSL: the workgroup-wide sums (every thread gets the totals) and the index of element e of a channel. */
+/** WGSL: the workgroup-wide sums (every thread gets the totals). */
 function channelCode(sg: boolean, sums: readonly ('channelSum' | 'channelSum2')[]) {
-  const red = workgroupReductions(
+  return workgroupReductions(
     THREADS,
     sg,
     sums.map((name) => ({ name, op: 'sum' as const, type: name === 'channelSum' ? ('f32' as const) : ('vec2<f32>' as const) })),
   );
-  return {
-    ...red,
-    code: `${red.code}
-// Element e (of count = N * s) of channel ch in NC... layout.
-fn at(ch: u32, e: u32) -> u32 { return (e / P.s) * P.C * P.s + ch * P.s + e % P.s; }`,
-  };
 }
 
 /** The activation fused after batch norm in training (relu or relu6: their derivative follows from the output), or null. */
@@ -45,6 +39,28 @@ function activationOf(attrs: KernelAttrs): 'relu' | 'relu6' | null {
 
 /** WGSL applying the fused activation to `v`. */
 const activate = (act: 'relu' | 'relu6' | null, v: string): string => (act === 'relu' ? `max(${v}, 0.0)` : act === 'relu6' ? `clamp(${v}, 0.0, 6.0)` : v);
+
+/**
+ * WGSL looping `body` over this thread's elements of channel `ch` (e = lid, lid + THREADS, ...),
+ * with `k` the element's index in the NC(s) layout. The image n and the offset i within it are
+ * advanced by adding, not recomputed with two divisions per element.
+ */
+function channelLoop(body: string): string {
+  return `{
+    var n = lid / P.s;
+    var i = lid % P.s;
+    for (var e = lid; e < P.count; e += ${THREADS}u) {
+      let k = (n * P.C + ch) * P.s + i;
+      ${body}
+      n += stepN;
+      i += stepI;
+      if (i >= P.s) { i -= P.s; n += 1u; }
+    }
+  }`;
+}
+
+/** The loop increments of channelLoop, once per thread. */
+const LOOP_STEPS = `let stepN = ${THREADS}u / P.s;\n  let stepI = ${THREADS}u % P.s;`;
 
 const channelMain = (params: string): string => `@compute @workgroup_size(${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32${params})`;
 
@@ -86,12 +102,13 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, inputs, attrs) => {
   ${red.init}
   let ch = wg.x;
   var sum = 0.0;
-  for (var e = lid; e < P.count; e += ${THREADS}u) { sum += X[at(ch, e)]; }
+  ${LOOP_STEPS}
+  ${channelLoop('sum += X[k];')}
   let m = channelSum(sum, lid) / f32(P.count);
   // Corrected two-pass variance, as the cpu kernel: the squares and the compensation summed together.
   var sq = 0.0;
   var comp = 0.0;
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let d = X[at(ch, e)] - m; sq += d * d; comp += d; }
+  ${channelLoop('let d = X[k] - m; sq += d * d; comp += d;')}
   let totals = channelSum2(vec2f(sq, comp), lid);
   let sqTotal = totals.x;
   let compTotal = totals.y;
@@ -105,7 +122,7 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, inputs, attrs) => {
   }
   let scale = ${aff.gamma} * inv;
   let shift = ${aff.beta};
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); Y[k] = ${activate(act, `(X[k] - m) * scale + shift${residual ? ' + RES[k]' : ''}`)}; }
+  ${channelLoop(`Y[k] = ${activate(act, `(X[k] - m) * scale + shift${residual ? ' + RES[k]' : ''}`)};`)}
 }`,
       workgroups: [c],
     },
@@ -176,7 +193,8 @@ ${channelMain(red.params)} {
   let inv = INVSTD[ch];
   var sumDy = 0.0;
   var sumDyXc = 0.0;
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); let g = grad(k); sumDy += g; sumDyXc += g * (X[k] - m); }
+  ${LOOP_STEPS}
+  ${channelLoop('let g = grad(k); sumDy += g; sumDyXc += g * (X[k] - m);')}
   let totals = channelSum2(vec2f(sumDy, sumDyXc), lid);
   let totalDy = totals.x;
   let totalDyXc = totals.y;
@@ -184,7 +202,7 @@ ${channelMain(red.params)} {
   let k0 = ${aff.gamma} * inv;
   let meanDy = totalDy / f32(P.count);
   let c2 = inv * inv * totalDyXc / f32(P.count);
-  for (var e = lid; e < P.count; e += ${THREADS}u) { let k = at(ch, e); let g = grad(k); DX[k] = k0 * (g - meanDy - (X[k] - m) * c2);${dres ? ' DRES[k] = g;' : ''} }
+  ${channelLoop(`let g = grad(k); DX[k] = k0 * (g - meanDy - (X[k] - m) * c2);${dres ? ' DRES[k] = g;' : ''}`)}
 }`,
       workgroups: [c],
     },
