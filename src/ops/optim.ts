@@ -1,6 +1,8 @@
 /**
  * Fused optimiser updates: one kernel per parameter computes the new parameter and state
- * (PyTorch's SGD and AdamW rules). Not differentiable; the optimisers `assign` the results.
+ * (PyTorch's SGD and AdamW rules). Not differentiable; the optimisers `assign` the results. A
+ * backend may write them into the parameter's and the state's own storage (the webgpu backend
+ * does, so parameters keep their buffers): callers must not expect the inputs unchanged.
  */
 import { runKernel } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -255,6 +255,11 @@ export class WebGPUBackend implements Backend {
     return times;
   }
 
+  /** Bind-group cache lookups and misses so far (for tests and tuning). */
+  bindGroupStats(): { lookups: number; misses: number } {
+    return { ...this.bindGroups.stats };
+  }
+
   /** Frees the pooled (unused) buffers. */
   releaseCachedMemory(): void {
     this.pool.clear();

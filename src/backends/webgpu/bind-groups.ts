@@ -26,6 +26,8 @@ export class BindGroups {
   private nextBufferId = 1;
   private readonly groups = new Map<string, GPUBindGroup>();
   private readonly keysByBuffer = new Map<number, string[]>();
+  /** Lookups and the misses among them (a loop in steady state should miss none). */
+  readonly stats = { lookups: 0, misses: 0 };
 
   constructor(
     private readonly device: GPUDevice,
@@ -52,7 +54,9 @@ export class BindGroups {
     const ids = buffers.map((b) => this.idOf(b));
     const key = `${layout.id}:${ids.join(',')}:${uniformSize}`;
     let group = this.groups.get(key);
+    this.stats.lookups++;
     if (!group) {
+      this.stats.misses++;
       if (this.groups.size >= MAX_CACHED_GROUPS) this.clear();
       const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
       if (uniformSize) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset: 0, size: uniformSize } });

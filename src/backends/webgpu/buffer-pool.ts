@@ -18,8 +18,17 @@ export function bucketSize(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/**
+ * Each bucket hands out its oldest free buffer (lowest creation number), so which buffers a
+ * sequence of allocations gets depends only on which are free, not on the order they were freed
+ * in: a training or inference loop then binds the same buffers to the same kernels every
+ * iteration, and its bind groups come from the cache (bind-groups.ts) instead of being rebuilt.
+ */
 export class BufferPool {
+  /** Free buffers per bucket, sorted by creation number, highest first (pop() takes the oldest). */
   private free = new Map<number, GPUBuffer[]>();
+  private readonly serials = new WeakMap<GPUBuffer, number>();
+  private nextSerial = 0;
   private pooled = 0;
 
   /** `onDestroy` hears of every buffer the pool destroys, just before (bind groups using it must go). */
@@ -41,7 +50,9 @@ export class BufferPool {
       this.pooled -= size;
       return reused;
     }
-    return this.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+    const buffer = this.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+    this.serials.set(buffer, this.nextSerial++);
+    return buffer;
   }
 
   release(buffer: GPUBuffer): void {
@@ -53,7 +64,11 @@ export class BufferPool {
     }
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
-    list.push(buffer);
+    // Insert keeping the order (usually at the end: loops free what they allocated last first).
+    const serial = this.serials.get(buffer) ?? Infinity;
+    let at = list.length;
+    while (at > 0 && (this.serials.get(list[at - 1]) ?? Infinity) < serial) at--;
+    list.splice(at, 0, buffer);
     this.pooled += size;
   }
 

@@ -77,4 +77,36 @@ describe('webgpu backend', { skip: skipReason ?? false }, () => {
       setBackend('cpu');
     }
   });
+
+  test('a training loop binds the same buffers every step: after warm-up every bind group comes from the cache', async () => {
+    const { createModel, manualSeed, ops, optim, randn, tidy } = await import('../../../src/index.js');
+    setBackend('webgpu');
+    manualSeed(4);
+    const model = createModel('resnet8-cifar', { numClasses: 10 });
+    const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+    const x = randn([2, 3, 16, 16]);
+    const y = tensor([3, 7], [2], 'int32');
+    const backend = getBackend() as unknown as WebGPUBackend;
+    const step = async (): Promise<void> => {
+      const loss = tidy(() => {
+        opt.zeroGrad();
+        const l = ops.crossEntropy(model.forward(x), y);
+        l.backward();
+        opt.step();
+        return l;
+      });
+      await loss.data();
+      loss.dispose();
+    };
+    for (let i = 0; i < 4; i++) await step();
+    const before = backend.bindGroupStats();
+    await step();
+    await step();
+    const after = backend.bindGroupStats();
+    setBackend('cpu');
+    assert.ok(after.lookups - before.lookups > 100, 'dispatches were recorded');
+    assert.equal(after.misses - before.misses, 0, `bind-group cache misses in steady state (${after.lookups - before.lookups} lookups)`);
+    model.dispose();
+  });
 });
+

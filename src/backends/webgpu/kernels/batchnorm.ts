@@ -212,28 +212,27 @@ ${channelMain(red.params)} {
   return dres ? [dx, dgamma, dbeta, dres] : [dx, dgamma, dbeta];
 });
 
+/** Updates the running statistics (and the batch count) in place: they keep their buffers for the whole run. */
 gpuKernel('batchNormRunningUpdate', (b, [runningMean, runningVar, mean, varUnbiased, count], attrs) => {
   const c = runningMean.shape[0];
-  const newMean = b.output(runningMean.shape, runningMean.dtype);
-  const newVar = b.output(runningVar.shape, runningVar.dtype);
-  const newCount = count ? b.output(count.shape, 'int32') : null;
   const m = attrs.momentum as number;
   b.run(
     {
       name: `batchNormRunningUpdate${count ? '_count' : ''}`,
-      inputs: [['RM', 'f32'], ['RV', 'f32'], ['MEAN', 'f32'], ['VAR', 'f32'], ...(count ? [['COUNT', 'i32'] as const] : [])],
-      outputs: [['NM', 'f32'], ['NV', 'f32'], ...(count ? [['NCOUNT', 'i32'] as const] : [])],
+      inputs: [['MEAN', 'f32'], ['VAR', 'f32']],
+      outputs: [['RM', 'f32'], ['RV', 'f32'], ...(count ? [['COUNT', 'i32'] as const] : [])],
       uniforms: [['C', 'u32', c], ['keep', 'f32', 1 - m], ['m', 'f32', m]],
       code: `${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.C) { return; }
-  NM[i] = RM[i] * P.keep + MEAN[i] * P.m;
-  NV[i] = RV[i] * P.keep + VAR[i] * P.m;${count ? '\n  if (i == 0u) { NCOUNT[0] = COUNT[0] + 1; }' : ''}
+  RM[i] = RM[i] * P.keep + MEAN[i] * P.m;
+  RV[i] = RV[i] * P.keep + VAR[i] * P.m;${count ? '\n  if (i == 0u) { COUNT[0] = COUNT[0] + 1; }' : ''}
 }`,
       workgroups: grid1d(c),
     },
-    [storageOf(runningMean), storageOf(runningVar), storageOf(mean), storageOf(varUnbiased), ...(count ? [storageOf(count)] : [])],
-    [newMean.storage, newVar.storage, ...(newCount ? [newCount.storage] : [])],
+    [storageOf(mean), storageOf(varUnbiased)],
+    [storageOf(runningMean), storageOf(runningVar), ...(count ? [storageOf(count)] : [])],
   );
-  return newCount ? [newMean, newVar, newCount] : [newMean, newVar];
+  const same = (t: KernelTensor) => ({ storage: t.storage, shape: [...t.shape], dtype: t.dtype });
+  return [same(runningMean), same(runningVar), ...(count ? [same(count)] : [])];
 });
