@@ -4,7 +4,7 @@ import { BYTES_PER_ELEMENT, allocTyped, type DType, type TypedArray } from '../.
 import { BufferPool, BufferUsage } from './buffer-pool.js';
 import { BindGroups, UNIFORM_ARENA_USAGE, type ProgramLayout } from './bind-groups.js';
 import { KernelProfiler, type KernelProfile } from './profiler.js';
-import { packUniforms, programHead, programSource, type Program } from './program.js';
+import { packUniforms, programHead, programSource, uniformBytes, type Program } from './program.js';
 import type { WebGPUContext } from './device.js';
 
 /** GPU storage: a pooled buffer (possibly larger than the tensor) and the tensor's own byte length. */
@@ -65,6 +65,7 @@ export class WebGPUBackend implements Backend {
   private readonly uniformBuffer: GPUBuffer;
   private readonly bindGroups: BindGroups;
   private readonly uniformData = new Uint8Array(UNIFORM_ARENA_BYTES);
+  private readonly uniformView = new DataView(this.uniformData.buffer);
   private uniformBytes = 0;
   private readonly uniformAlign: number;
   private bytes = 0;
@@ -187,16 +188,16 @@ export class WebGPUBackend implements Backend {
     let uniformOffset = -1;
     let uniformSize = 0;
     if (program.uniforms?.length) {
-      const data = new Uint8Array(packUniforms(program.uniforms));
+      const size = uniformBytes(program.uniforms);
       let offset = Math.ceil(this.uniformBytes / this.uniformAlign) * this.uniformAlign;
-      if (offset + data.byteLength > UNIFORM_ARENA_BYTES) {
+      if (offset + size > UNIFORM_ARENA_BYTES) {
         this.flush();
         offset = 0;
       }
-      this.uniformData.set(data, offset);
-      this.uniformBytes = offset + data.byteLength;
+      packUniforms(program.uniforms, this.uniformView, offset);
+      this.uniformBytes = offset + size;
       uniformOffset = offset;
-      uniformSize = data.byteLength;
+      uniformSize = size;
     }
     const bindGroup = this.bindGroups.get(layout, [...inputs, ...outputs].map((s) => s.buffer), uniformSize);
     const timestampWrites = this.profiler?.next(program.name);

@@ -59,18 +59,18 @@ export function programHead(p: Program): string {
   return lines.join('\n');
 }
 
-/** The uniform values packed as the Params struct lays them out (4-byte scalars, size a multiple of 16). */
-export function packUniforms(uniforms: readonly (readonly [string, WgslScalar, number])[]): ArrayBuffer {
-  const bytes = Math.ceil((uniforms.length * 4) / 16) * 16;
-  const data = new ArrayBuffer(bytes);
-  const view = new DataView(data);
-  uniforms.forEach(([name, type, value], i) => {
+/** Bytes of the Params struct for these uniforms (4-byte scalars, size a multiple of 16). */
+export const uniformBytes = (uniforms: readonly unknown[]): number => Math.ceil((uniforms.length * 4) / 16) * 16;
+
+/** Writes the uniform values at `offset` of `view` as the Params struct lays them out (no allocation: this runs per dispatch). */
+export function packUniforms(uniforms: readonly (readonly [string, WgslScalar, number])[], view: DataView, offset: number): void {
+  for (let i = 0; i < uniforms.length; i++) {
+    const [name, type, value] = uniforms[i];
     if (!Number.isFinite(value) && type !== 'f32') throw new Error(`internal: uniform ${name} = ${value} is not a valid ${type}`);
-    if (type === 'f32') view.setFloat32(i * 4, value, true);
-    else if (type === 'i32') view.setInt32(i * 4, value, true);
-    else view.setUint32(i * 4, value, true);
-  });
-  return data;
+    if (type === 'f32') view.setFloat32(offset + i * 4, value, true);
+    else if (type === 'i32') view.setInt32(offset + i * 4, value, true);
+    else view.setUint32(offset + i * 4, value, true);
+  }
 }
 
 /** Threads per workgroup of the one-dimensional (element-wise) programs. */
