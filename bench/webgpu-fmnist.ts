@@ -181,7 +181,7 @@ try {
     }
     await flush();
     const e1 = performance.now();
-    const test = await evaluate(model, data.test, { batchSize: 256 });
+    const test = await evaluate(model, data.test, { batchSize: 256, precision });
     model.train();
     const elapsed = (performance.now() - t0) / 1000;
     const rec: EpochRecord = {
