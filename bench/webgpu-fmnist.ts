@@ -30,9 +30,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { autocast, createModel, initThreads, initWebGPU, manualSeed, ops, setBackend, tensor, tidy, type Tensor } from '../src/index.js';
+import { createModel, initThreads, initWebGPU, manualSeed, setBackend, type Tensor } from '../src/index.js';
 import { DataLoader, loadFashionMnist, mixSeed, type Split } from '../src/data/index.js';
-import { DEFAULT_TRAIN_CONFIG, evaluate, makeOptimizer, type TrainConfig } from '../src/train/index.js';
+import { DEFAULT_TRAIN_CONFIG, evaluate, makeOptimizer, trainStep, type TrainConfig } from '../src/train/index.js';
 import { warmupCosine } from '../src/optim/schedule.js';
 import { loadBundledWasm } from './gpu/bundled-wasm.js';
 import { message, warmGpuClock, writeJson } from './gpu/common.js';
@@ -159,16 +159,7 @@ try {
     };
     for (const batch of loader.batches(epoch)) {
       optimizer.lr = schedule(step);
-      const [lossT, correctT] = tidy(() => {
-        optimizer.zeroGrad();
-        const x = tensor(batch.images, [batch.size, C, H, W]);
-        const y = tensor(batch.labels, [batch.size], 'int32');
-        const logits = autocast(() => model.forward(x), { enabled: config.precision === 'float16' });
-        const loss = ops.crossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
-        loss.backward();
-        optimizer.step();
-        return [loss, ops.sum(ops.equal(ops.argmax(logits, 1), y))];
-      });
+      const [lossT, correctT] = trainStep(model, optimizer, batch, [C, H, W], config);
       step++;
       pending.push({ loss: lossT, correct: correctT, size: batch.size });
       if (pending.length >= readEvery) {

@@ -14,7 +14,7 @@ import { SGD } from '../optim/sgd.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { warmupCosine } from '../optim/schedule.js';
-import { DataLoader, mixSeed, randomCropFlip, type Split } from '../data/dataset.js';
+import { DataLoader, mixSeed, randomCropFlip, type Batch, type Split } from '../data/dataset.js';
 import type { ModelOptions } from '../models/registry.js';
 import { evaluate } from './evaluate.js';
 import { Progress, formatDuration } from './progress.js';
@@ -71,6 +71,31 @@ export interface FitOptions {
   resume?: boolean;
   log?: (line: string) => void;
   progress?: Progress;
+}
+
+/**
+ * One optimisation step on a batch (the step `fit` runs): forward (under autocast for
+ * precision 'float16'), cross-entropy, backward, optional gradient clipping, update. Returns
+ * the loss and the number of correct predictions as device scalars, for reading back later.
+ */
+export function trainStep(
+  model: Module,
+  optimizer: Optimizer,
+  batch: Batch,
+  imageShape: readonly number[],
+  config: Pick<TrainConfig, 'precision' | 'labelSmoothing' | 'clipGrad'>,
+): [Tensor, Tensor] {
+  return tidy(() => {
+    optimizer.zeroGrad();
+    const x = tensor(batch.images, [batch.size, ...imageShape]);
+    const y = tensor(batch.labels, [batch.size], 'int32');
+    const logits = autocast(() => model.forward(x), { enabled: config.precision === 'float16' });
+    const loss = crossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
+    loss.backward();
+    if (config.clipGrad > 0) clipGradNorm(optimizer.params, config.clipGrad);
+    optimizer.step();
+    return [loss, sum(equal(argmax(logits, 1), y))] as [Tensor, Tensor];
+  });
 }
 
 export interface EpochRecord {
@@ -178,17 +203,7 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
     };
     for (const batch of loader.batches(epoch)) {
       optimizer.lr = schedule(step);
-      const [lossT, correctT] = tidy(() => {
-        optimizer.zeroGrad();
-        const x = tensor(batch.images, [batch.size, C, H, W]);
-        const y = tensor(batch.labels, [batch.size], 'int32');
-        const logits = autocast(() => model.forward(x), { enabled: c.precision === 'float16' });
-        const loss = crossEntropy(logits, y, { labelSmoothing: c.labelSmoothing });
-        loss.backward();
-        if (c.clipGrad > 0) clipGradNorm(optimizer.params, c.clipGrad);
-        optimizer.step();
-        return [loss, sum(equal(argmax(logits, 1), y))];
-      });
+      const [lossT, correctT] = trainStep(model, optimizer, batch, [C, H, W], c);
       step++;
       pending.push({ loss: lossT, correct: correctT, size: batch.size, step });
       if (pending.length >= readEvery) await flush();

@@ -165,8 +165,8 @@ gpuKernel('cast', (b, [x], attrs) => {
   let program: Program;
   if (dtype === 'float16') {
     // Two halves per u32 word (see half.ts); each thread converts one pair.
-    const input = operand('X', x.dtype === 'float16' ? 'float16' : 'float32', 'cast');
     if (x.dtype !== 'float32' && x.dtype !== 'float16') throw new Error(`cast: the webgpu backend casts to float16 from float32 only, got ${x.dtype}; cast to float32 first`);
+    const input = operand('X', x.dtype, 'cast');
     program = {
       name: `cast_${x.dtype}_float16`,
       inputs: [input.binding],
