@@ -25,18 +25,37 @@ export interface WasmVariant {
   relaxed: boolean;
 }
 
-// One literal URL per build, so that bundlers see and copy each file.
+// One literal `new URL(..., import.meta.url)` per build, so that bundlers that copy assets see
+// each file. Where import.meta.url is empty (a CommonJS bundle) the URL is null and Node looks
+// elsewhere (wasmSearchPaths).
+function near(make: () => URL): URL | null {
+  try {
+    return make();
+  } catch {
+    return null;
+  }
+}
+
 const FILES = {
-  shared: new URL('../../../../build/fovea-kernels.wasm', import.meta.url),
-  sharedRelaxed: new URL('../../../../build/fovea-kernels-relaxed.wasm', import.meta.url),
-  single: new URL('../../../../build/fovea-kernels-single.wasm', import.meta.url),
-  singleRelaxed: new URL('../../../../build/fovea-kernels-single-relaxed.wasm', import.meta.url),
+  shared: near(() => new URL('../../../../build/fovea-kernels.wasm', import.meta.url)),
+  sharedRelaxed: near(() => new URL('../../../../build/fovea-kernels-relaxed.wasm', import.meta.url)),
+  single: near(() => new URL('../../../../build/fovea-kernels-single.wasm', import.meta.url)),
+  singleRelaxed: near(() => new URL('../../../../build/fovea-kernels-single-relaxed.wasm', import.meta.url)),
 };
 
-function fileFor(v: WasmVariant): URL {
+/** The file name of a build: fovea-kernels[-single][-relaxed].wasm. */
+export function wasmFileName(v: WasmVariant): string {
+  return `fovea-kernels${v.shared ? '' : '-single'}${v.relaxed ? '-relaxed' : ''}.wasm`;
+}
+
+function fileFor(v: WasmVariant): URL | null {
   if (v.shared) return v.relaxed ? FILES.sharedRelaxed : FILES.shared;
   return v.relaxed ? FILES.singleRelaxed : FILES.single;
 }
+
+const REMEDY =
+  "set FOVEA_WASM_DIR to the folder that holds fovea-kernels*.wasm (node_modules/fovea/build/, or build/ in a fovea checkout after 'npm run build:wasm'), " +
+  'copy those files next to your bundle, or call initWasm({ bytes }) with the file\'s contents';
 
 const MAX_PAGES = 65536;
 
@@ -94,23 +113,93 @@ function instantiate(bytes: Uint8Array, variant: WasmVariant): WasmKernels {
   return { exports: instance.exports as unknown as KernelExports, memory, module, arena, variant };
 }
 
-function readBuild(variant: WasmVariant): Uint8Array {
-  const fs = nodeBuiltin<{ readFileSync(path: URL): Uint8Array }>('node:fs');
-  if (!fs) {
-    throw new Error("the WebAssembly kernels are not loaded yet: in browsers call 'await initWasm()' (or initThreads()) before the first operation");
-  }
-  const file = fileFor(variant);
+type NodeFs = { existsSync(path: string): boolean; readFileSync(path: string): Uint8Array };
+type NodePath = { join(...parts: string[]): string; dirname(path: string): string };
+type NodeUrl = { fileURLToPath(url: URL | string): string };
+type NodeModule = { createRequire(from: string | URL): { resolve(id: string): string } };
+
+/** This file's own path (the bundle's, once bundled), or null where neither ESM nor CJS says. */
+function ownFile(url: NodeUrl): string | null {
+  const meta = near(() => new URL(import.meta.url));
+  if (meta?.protocol === 'file:') return url.fileURLToPath(meta);
+  return typeof __filename === 'string' ? __filename : null;
+}
+
+/** The root of the `fovea` package that Node resolves from `from` (a file path), or null. */
+function installedPackage(from: string, fs: NodeFs, path: NodePath): string | null {
+  const mod = nodeBuiltin<NodeModule>('node:module');
+  let entry: string;
   try {
-    return fs.readFileSync(file);
+    entry = mod!.createRequire(from).resolve('fovea');
   } catch {
-    throw new Error(`the kernel module ${file.pathname} is missing: run 'npm run build:wasm'`);
+    return null; // not installed there (or no built entry point)
   }
+  for (let dir = path.dirname(entry), up = 0; up < 4; up++, dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json');
+    if (!fs.existsSync(pkg)) continue;
+    try {
+      return (JSON.parse(new TextDecoder().decode(fs.readFileSync(pkg))) as { name?: string }).name === 'fovea' ? dir : null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }
 
 /**
- * The WebAssembly kernels, instantiated on first use (Node reads the build synchronously;
- * browsers must `await initWasm()` first), or null where WebAssembly SIMD or the module is
- * unavailable (the reference kernels then run). `wasmLoadError()` says why.
+ * Where Node looks for a build, in order: $FOVEA_WASM_DIR alone when it is set (an explicit
+ * setting wins and is never second-guessed); else the literal URL beside the sources
+ * (../../../../build/), this file's own folder (next to a bundle), build/ in the `fovea`
+ * package that Node resolves from this file and then from the working directory, and build/
+ * under the working directory. Each entry is [path, where it came from].
+ */
+export function wasmSearchPaths(variant: WasmVariant): [string, string][] {
+  const fs = nodeBuiltin<NodeFs>('node:fs')!;
+  const path = nodeBuiltin<NodePath>('node:path')!;
+  const url = nodeBuiltin<NodeUrl>('node:url')!;
+  const name = wasmFileName(variant);
+  const dir = envVar('FOVEA_WASM_DIR');
+  if (dir) return [[path.join(dir, name), 'FOVEA_WASM_DIR']];
+  const out: [string, string][] = [];
+  const add = (p: string, why: string): void => {
+    if (!out.some(([q]) => q === p)) out.push([p, why]);
+  };
+  const file = fileFor(variant);
+  if (file?.protocol === 'file:') add(url.fileURLToPath(file), 'beside the sources');
+  const own = ownFile(url);
+  if (own) add(path.join(path.dirname(own), name), 'next to the bundle');
+  const cwd = (globalThis as { process?: { cwd(): string } }).process!.cwd();
+  for (const from of [own, path.join(cwd, 'noop.js')]) {
+    const pkg = from ? installedPackage(from, fs, path) : null;
+    if (pkg) add(path.join(pkg, 'build', name), 'installed fovea package');
+  }
+  add(path.join(cwd, 'build', name), 'working directory');
+  return out;
+}
+
+/** The kernel build is nowhere to be found (as opposed to a runtime without WebAssembly SIMD). */
+class WasmNotFoundError extends Error {}
+
+function readBuild(variant: WasmVariant): Uint8Array {
+  const fs = nodeBuiltin<NodeFs>('node:fs');
+  if (!fs) {
+    throw new Error("the WebAssembly kernels are not loaded yet: in browsers call 'await initWasm()' (or initThreads()) before the first operation");
+  }
+  const tried = wasmSearchPaths(variant);
+  for (const [p] of tried) {
+    if (fs.existsSync(p)) return fs.readFileSync(p);
+  }
+  const list = tried.map(([p, why]) => `\n  ${p} (${why})`).join('');
+  const only = envVar('FOVEA_WASM_DIR') ? ' (FOVEA_WASM_DIR is set, so nowhere else was searched)' : '';
+  throw new WasmNotFoundError(`fovea: the WebAssembly kernels (${wasmFileName(variant)}) were not found; looked in${only}:${list}\nTo fix: ${REMEDY}.`);
+}
+
+/**
+ * The WebAssembly kernels, instantiated on first use (Node reads the build synchronously from
+ * the first of wasmSearchPaths() that has it; browsers must `await initWasm()` first), or null
+ * where WebAssembly SIMD or the module is unavailable (the reference kernels then run).
+ * `wasmLoadError()` says why; in Node a build found nowhere is also reported once as a
+ * FOVEA_WASM_NOT_FOUND process warning.
  */
 export function wasmKernels(): WasmKernels | null {
   if (loaded !== undefined) return loaded;
@@ -124,6 +213,13 @@ export function wasmKernels(): WasmKernels | null {
     }
   } catch (e) {
     loadError = e as Error;
+    // The reference kernels run instead; say so once, since that is many times slower.
+    if (e instanceof WasmNotFoundError) {
+      nodeBuiltin<{ emitWarning(msg: string, opts: { code: string }): void }>('node:process')?.emitWarning(
+        `${e.message}\nRunning the TypeScript reference kernels instead.`,
+        { code: 'FOVEA_WASM_NOT_FOUND' },
+      );
+    }
     // In a browser before initWasm(), stay unloaded so that a later initWasm() can still load.
     if (!isNode && !preloaded) return null;
     loaded = null;
@@ -145,9 +241,16 @@ export async function initWasm(opts: { baseUrl?: string | URL; bytes?: Uint8Arra
   if (!bytes) {
     if (isNode) return wasmKernels();
     const file = fileFor(variant);
-    const url = opts.baseUrl ? new URL(file.pathname.split('/').pop()!, opts.baseUrl) : file;
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`initWasm: fetching ${url.href} failed with HTTP ${response.status}; serve fovea's build/*.wasm files or pass { baseUrl }`);
+    const url = opts.baseUrl ? new URL(file ? file.pathname.split('/').pop()! : wasmFileName(variant), opts.baseUrl) : file;
+    const remedy = "serve fovea's build/*.wasm files where your bundle expects them, pass initWasm({ baseUrl }) with the folder they are served from, or pass initWasm({ bytes })";
+    if (!url) throw new Error(`initWasm: this bundle has no URL for ${wasmFileName(variant)} (import.meta.url is empty); ${remedy}`);
+    let response: Response;
+    try {
+      response = await fetch(url);
+    } catch (e) {
+      throw new Error(`initWasm: fetching ${url.href} failed (${(e as Error).message}); ${remedy}`);
+    }
+    if (!response.ok) throw new Error(`initWasm: fetching ${url.href} failed with HTTP ${response.status}; ${remedy}`);
     bytes = new Uint8Array(await response.arrayBuffer());
   }
   preloaded = { bytes, variant };
