@@ -34,13 +34,25 @@ describe('webgpu GEMM with 128 x 128 tiles', { skip: skipReason ?? false }, () =
             }
           }
         }
-        const p: Conv2dParams = { inShape: [2, 9, 13, 11], weightShape: [130, 9, 3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
-        const x = randomInput([...p.inShape], rng);
-        const w = randomInput([...p.weightShape], rng);
-        const dy = randomInput([2, 130, 13, 11], rng);
-        await compareKernel('conv2d', [x, w, randomInput([130], rng), dy], { params: p, hasBias: true, hasResidual: true, activation: 'relu' }, 1e-5, `conv2d ${tile}`);
-        await compareKernel('conv2dBackwardInput', [dy, w], { params: p }, 1e-5, `conv2dBackwardInput ${tile}`);
-        await compareKernel('conv2dBackwardWeight', [x, dy], { params: p }, 1e-5, `conv2dBackwardWeight ${tile}`);
+        // 3x3 (window arithmetic), 1x1 (pointwise addressing) and strided 1x1 (window arithmetic, one tap).
+        const convs: Conv2dParams[] = [
+          { inShape: [2, 9, 13, 11], weightShape: [130, 9, 3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 },
+          { inShape: [2, 20, 9, 8], weightShape: [131, 20, 1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 },
+          { inShape: [1, 17, 23, 22], weightShape: [129, 17, 1, 1], stride: [2, 2], padding: [0, 0], dilation: [1, 1], groups: 1 },
+        ];
+        for (const p of convs) {
+          const [n, , h, w0] = p.inShape;
+          const [o, , kh, kw] = p.weightShape;
+          const oh = Math.floor((h + 2 * p.padding[0] - kh) / p.stride[0]) + 1;
+          const ow = Math.floor((w0 + 2 * p.padding[1] - kw) / p.stride[1]) + 1;
+          const x = randomInput([...p.inShape], rng);
+          const w = randomInput([...p.weightShape], rng);
+          const dy = randomInput([n, o, oh, ow], rng);
+          const label = `${tile} ${p.weightShape.join('x')} stride ${p.stride[0]}`;
+          await compareKernel('conv2d', [x, w, randomInput([o], rng), dy], { params: p, hasBias: true, hasResidual: true, activation: 'relu' }, 1e-5, `conv2d ${label}`);
+          await compareKernel('conv2dBackwardInput', [dy, w], { params: p }, 1e-5, `conv2dBackwardInput ${label}`);
+          await compareKernel('conv2dBackwardWeight', [x, dy], { params: p }, 1e-5, `conv2dBackwardWeight ${label}`);
+        }
       } finally {
         forceGemmTile(null);
       }

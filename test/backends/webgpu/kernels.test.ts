@@ -159,6 +159,11 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
     { name: 'long K (split-K weight gradient)', p: { inShape: [4, 8, 24, 20], weightShape: [16, 8, 3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } },
     { name: '1x1 grouped', p: { inShape: [2, 4, 5, 3], weightShape: [6, 2, 1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 2 } },
     { name: '1x1 wide', p: { inShape: [1, 70, 5, 5], weightShape: [65, 70, 1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
+    { name: '1x1 stride 2 (downsample)', p: { inShape: [2, 5, 7, 6], weightShape: [7, 5, 1, 1], stride: [2, 2], padding: [0, 0], dilation: [1, 1], groups: 1 } },
+    { name: '1x1 padded', p: { inShape: [1, 3, 4, 5], weightShape: [4, 3, 1, 1], stride: [1, 1], padding: [1, 0], dilation: [1, 1], groups: 1 } },
+    { name: 'stride 3, 2x2 window (a phase no tap reaches)', p: { inShape: [1, 3, 8, 9], weightShape: [4, 3, 2, 2], stride: [3, 3], padding: [0, 1], dilation: [1, 1], groups: 1 } },
+    { name: 'stride 2, dilation 2, groups 2', p: { inShape: [2, 4, 11, 10], weightShape: [6, 2, 3, 3], stride: [2, 2], padding: [2, 1], dilation: [2, 2], groups: 2 } },
+    { name: '7x7 stride 2 pad 3 (stem)', p: { inShape: [1, 3, 17, 15], weightShape: [8, 3, 7, 7], stride: [2, 2], padding: [3, 3], dilation: [1, 1], groups: 1 } },
   ];
 
   test('conv2d forward with every epilogue', async () => {

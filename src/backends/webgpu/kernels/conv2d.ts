@@ -11,8 +11,8 @@ import { FLAT_INDEX, MAIN_1D, grid1d, type WgslScalar } from '../program.js';
 import { TILE, gemmProgram } from './gemm.js';
 import { MATH_WGSL, unaryExpr } from './math.js';
 import { gpuKernel, storageOf } from './util.js';
-import { halfSuffix, operand, productDtype } from './half.js';
-import type { WebGPUStorage } from '../backend.js';
+import { halfSuffix, operand, productDtype, type Operand } from './half.js';
+import type { WebGPUBackend, WebGPUStorage } from '../backend.js';
 
 interface Geometry {
   n: number; c: number; h: number; w: number; o: number;
@@ -29,14 +29,22 @@ function geometry(p: Conv2dParams): Geometry {
 }
 
 /** The geometry as uniforms (signed where the addressing subtracts padding). */
-function geometryUniforms(g: Geometry, p: Conv2dParams): [string, WgslScalar, number][] {
+function geometryUniforms(g: Geometry): [string, WgslScalar, number][] {
   return [
     ['C', 'u32', g.c], ['H', 'i32', g.h], ['W', 'i32', g.w], ['O', 'u32', g.o],
-    ['cg', 'u32', g.cg], ['og', 'u32', g.og], ['kh', 'u32', g.kh], ['kw', 'u32', g.kw],
-    ['outH', 'i32', g.outH], ['outW', 'i32', g.outW],
-    ['sh', 'i32', p.stride[0]], ['sw', 'i32', p.stride[1]], ['ph', 'i32', p.padding[0]], ['pw', 'i32', p.padding[1]],
-    ['dh', 'i32', p.dilation[0]], ['dw', 'i32', p.dilation[1]],
+    ['cg', 'u32', g.cg], ['og', 'u32', g.og], ['outH', 'i32', g.outH], ['outW', 'i32', g.outW],
   ];
+}
+
+/**
+ * The kernel window (size, stride, padding, dilation) as WGSL constants rather than uniforms:
+ * the divisions by the tap counts compile to multiplies and shifts, and stride-1 code folds.
+ * A network has few distinct windows, so this adds few pipelines.
+ */
+function windowConstants(g: Geometry, p: Conv2dParams): string {
+  return `const KH = ${g.kh}u; const KW = ${g.kw}u; const TAPS = ${g.kh * g.kw}u;
+const STRIDE_H = ${p.stride[0]}i; const STRIDE_W = ${p.stride[1]}i; const PAD_H = ${p.padding[0]}i; const PAD_W = ${p.padding[1]}i;
+const DIL_H = ${p.dilation[0]}i; const DIL_W = ${p.dilation[1]}i;`;
 }
 
 /**
@@ -45,8 +53,8 @@ function geometryUniforms(g: Geometry, p: Conv2dParams): [string, WgslScalar, nu
  */
 const IM2COL_WGSL = `
 fn inputTap(n: u32, channel: u32, ki: u32, kj: u32, oh: i32, ow: i32) -> f32 {
-  let ih = oh * P.sh - P.ph + i32(ki) * P.dh;
-  let iw = ow * P.sw - P.pw + i32(kj) * P.dw;
+  let ih = oh * STRIDE_H - PAD_H + i32(ki) * DIL_H;
+  let iw = ow * STRIDE_W - PAD_W + i32(kj) * DIL_W;
   if (ih < 0 || ih >= P.H || iw < 0 || iw >= P.W) { return 0.0; }
   return ldX(((n * P.C + channel) * u32(P.H) + u32(ih)) * u32(P.W) + u32(iw));
 }`;
@@ -92,6 +100,10 @@ function splitCount(M: number, N: number, K: number, batch: number): number {
 
 const isDepthwise = (g: Geometry): boolean => g.groups === g.c && g.cg === 1 && g.groups > 1;
 
+/** 1x1, stride 1, no padding: input and output pixels coincide. */
+const isPointwise = (g: Geometry, p: Conv2dParams): boolean =>
+  g.kh === 1 && g.kw === 1 && p.stride[0] === 1 && p.stride[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0;
+
 gpuKernel('conv2d', (b, inputs, attrs) => {
   const p = attrs.params as Conv2dParams;
   const [x, w] = inputs;
@@ -100,12 +112,13 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
   const g = geometry(p);
   const out = b.output([g.n, g.o, g.outH, g.outW], productDtype(x.dtype));
   const ep = epilogue(attrs, inputs);
-  const uniforms = geometryUniforms(g, p);
+  const uniforms = geometryUniforms(g);
+  const window = windowConstants(g, p);
   const io = {
     inputs: [xIn.binding, wIn.binding, ...ep.bindings] as [string, WgslScalar][],
     outputs: [['Y', 'f32']] as [string, WgslScalar][],
   };
-  const loads = `${xIn.code}\n${wIn.code}`;
+  const loads = `${xIn.code}\n${wIn.code}\n${window}`;
   const half = halfSuffix(x.dtype, w.dtype);
   const storages = [storageOf(x), storageOf(w), ...ep.storages];
   if (isDepthwise(g)) {
@@ -127,9 +140,9 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
   let ow = i32(p) % P.outW;
   let channel = o / P.og;
   var acc = 0.0;
-  for (var ki = 0u; ki < P.kh; ki++) {
-    for (var kj = 0u; kj < P.kw; kj++) {
-      acc = fma(ldWT((o * P.kh + ki) * P.kw + kj), inputTap(n, channel, ki, kj, oh, ow), acc);
+  for (var ki = 0u; ki < KH; ki++) {
+    for (var kj = 0u; kj < KW; kj++) {
+      acc = fma(ldWT((o * KH + ki) * KW + kj), inputTap(n, channel, ki, kj, oh, ow), acc);
     }
   }
   Y[i] = epilogue(acc, o, i);
@@ -141,20 +154,35 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
     );
     return [out];
   }
-  const taps = g.kh * g.kw;
   // 1x1, stride 1, no padding: the input planes are the column matrix itself, no tap arithmetic.
-  const pointwise = taps === 1 && p.stride[0] === 1 && p.stride[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0;
+  const pointwise = isPointwise(g, p);
+  // Columns are output pixels (image, oh, ow), decomposed once per thread by colB; k is (channel, tap).
   const loadB = pointwise
-    ? `fn loadB(group: u32, k: u32, col: u32) -> f32 {
+    ? `alias ColB = u32;
+alias KB = u32;
+fn colB(group: u32, col: u32) -> u32 {
   let plane = u32(P.H * P.W);
-  return ldX(((col / plane) * P.C + group * P.cg + k) * plane + col % plane);
-}`
-    : `fn loadB(group: u32, k: u32, col: u32) -> f32 {
-  let taps = P.kh * P.kw;
+  return ((col / plane) * P.C + group * P.cg) * plane + col % plane;
+}
+fn kB(group: u32, k: u32) -> u32 { return k * u32(P.H * P.W); }
+fn loadB(group: u32, k: u32, col: u32) -> f32 { return ldX(col + k); }`
+    : `struct ColB { base: u32, ih: i32, iw: i32 }
+alias KB = u32;
+fn colB(group: u32, col: u32) -> ColB {
   let plane = u32(P.outH * P.outW);
   let p = col % plane;
-  let r = k % taps;
-  return inputTap(col / plane, group * P.cg + k / taps, r / P.kw, r % P.kw, i32(p) / P.outW, i32(p) % P.outW);
+  let oh = i32(p / u32(P.outW));
+  let ow = i32(p % u32(P.outW));
+  return ColB(((col / plane) * P.C + group * P.cg) * u32(P.H * P.W), oh * STRIDE_H - PAD_H, ow * STRIDE_W - PAD_W);
+}
+fn kB(group: u32, k: u32) -> u32 { return k; }
+fn loadB(group: u32, k: u32, col: ColB) -> f32 {
+  let tap = k % TAPS;
+  let ih = col.ih + i32(tap / KW) * DIL_H;
+  let iw = col.iw + i32(tap % KW) * DIL_W;
+  // Negative coordinates wrap to large unsigned ones: one comparison covers both edges.
+  if (u32(ih) >= u32(P.H) || u32(iw) >= u32(P.W)) { return 0.0; }
+  return ldX(col.base + ((k / TAPS) * u32(P.H) + u32(ih)) * u32(P.W) + u32(iw));
 }`;
   b.run(
     gemmProgram({
@@ -164,15 +192,26 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
       uniforms,
       M: g.og,
       N: g.n * g.outH * g.outW,
-      K: g.cg * taps,
+      K: g.cg * g.kh * g.kw,
       batch: g.groups,
-      code: `${loads}\n${IM2COL_WGSL}\n${ep.code}
-fn loadA(group: u32, m: u32, k: u32) -> f32 { return ldWT((group * P.og + m) * P.K + k); }
+      layoutA: 'k',
+      layoutB: 'n',
+      hooks: ['rowA', 'kA', 'colB', 'kB', 'colY'],
+      code: `${loads}\n${ep.code}
+alias RowA = u32;
+alias KA = u32;
+fn rowA(group: u32, m: u32) -> u32 { return (group * P.og + m) * P.K; }
+fn kA(group: u32, k: u32) -> u32 { return k; }
+fn loadA(group: u32, row: u32, k: u32) -> f32 { return ldWT(row + k); }
 ${loadB}
-fn store(group: u32, m: u32, col: u32, v: f32) {
+alias ColY = u32;
+fn colY(group: u32, col: u32) -> u32 {
   let plane = u32(P.outH * P.outW);
+  return (col / plane) * P.O * plane + col % plane;
+}
+fn store(group: u32, m: u32, col: u32, v: f32) {
   let o = group * P.og + m;
-  let index = ((col / plane) * P.O + o) * plane + col % plane;
+  let index = col + o * u32(P.outH * P.outW);
   Y[index] = epilogue(v, o, index);
 }`,
     }),
@@ -189,6 +228,7 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
   const dyIn = operand('DY', dy.dtype, 'conv2dBackwardInput');
   const wIn = operand('WT', w.dtype, 'conv2dBackwardInput');
   const half = halfSuffix(w.dtype);
+  const window = windowConstants(g, p);
   if (isDepthwise(g)) {
     const total = g.n * g.c * g.h * g.w;
     b.run(
@@ -196,8 +236,8 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
         name: `depthwise_conv2dBackwardInput${half}`,
         inputs: [dyIn.binding, wIn.binding],
         outputs: [['DX', 'f32']],
-        uniforms: [['total', 'u32', total], ...geometryUniforms(g, p)],
-        code: `${dyIn.code}\n${wIn.code}\n${FLAT_INDEX}\n${MAIN_1D} {
+        uniforms: [['total', 'u32', total], ...geometryUniforms(g)],
+        code: `${dyIn.code}\n${wIn.code}\n${window}\n${FLAT_INDEX}\n${MAIN_1D} {
   let i = flatIndex(gid, nwg);
   if (i >= P.total) { return; }
   let plane = u32(P.H * P.W);
@@ -210,13 +250,13 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
   for (var m = 0u; m < P.og; m++) {
     let o = c * P.og + m;
     let dyBase = (n * P.O + o) * u32(P.outH * P.outW);
-    for (var ki = 0u; ki < P.kh; ki++) {
-      let th = ih + P.ph - i32(ki) * P.dh;
-      if (th < 0 || th % P.sh != 0 || th / P.sh >= P.outH) { continue; }
-      for (var kj = 0u; kj < P.kw; kj++) {
-        let tw = iw + P.pw - i32(kj) * P.dw;
-        if (tw < 0 || tw % P.sw != 0 || tw / P.sw >= P.outW) { continue; }
-        acc = fma(ldWT((o * P.kh + ki) * P.kw + kj), ldDY(dyBase + u32((th / P.sh) * P.outW + tw / P.sw)), acc);
+    for (var ki = 0u; ki < KH; ki++) {
+      let th = ih + PAD_H - i32(ki) * DIL_H;
+      if (th < 0 || th % STRIDE_H != 0 || th / STRIDE_H >= P.outH) { continue; }
+      for (var kj = 0u; kj < KW; kj++) {
+        let tw = iw + PAD_W - i32(kj) * DIL_W;
+        if (tw < 0 || tw % STRIDE_W != 0 || tw / STRIDE_W >= P.outW) { continue; }
+        acc = fma(ldWT((o * KH + ki) * KW + kj), ldDY(dyBase + u32((th / STRIDE_H) * P.outW + tw / STRIDE_W)), acc);
       }
     }
   }
@@ -229,47 +269,187 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
     );
     return [out];
   }
-  const taps = g.kh * g.kw;
+  if (p.stride[0] !== 1 || p.stride[1] !== 1) {
+    stridedBackwardInput(b, g, p, dyIn, wIn, [storageOf(dy), storageOf(w)], out.storage, half);
+    return [out];
+  }
+  const pointwise = isPointwise(g, p);
+  // Columns are input pixels (image, ih, iw), decomposed once per thread by colB; k is (output channel, tap).
+  const loadB = pointwise
+    ? `alias ColB = u32;
+fn colB(group: u32, col: u32) -> u32 {
+  let plane = u32(P.H * P.W);
+  return ((col / plane) * P.O + group * P.og) * plane + col % plane;
+}
+fn kB(group: u32, k: u32) -> u32 { return k * u32(P.H * P.W); }
+fn loadB(group: u32, k: u32, col: u32) -> f32 { return ldDY(col + k); }`
+    : `struct ColB { base: u32, th: i32, tw: i32 }
+fn colB(group: u32, col: u32) -> ColB {
+  let plane = u32(P.H * P.W);
+  let q = col % plane;
+  return ColB(((col / plane) * P.O + group * P.og) * u32(P.outH * P.outW), i32(q / u32(P.W)) + PAD_H, i32(q % u32(P.W)) + PAD_W);
+}
+fn kB(group: u32, k: u32) -> u32 { return k; }
+fn loadB(group: u32, k: u32, col: ColB) -> f32 {
+  let tap = k % TAPS;
+  let th = col.th - i32(tap / KW) * DIL_H;
+  let tw = col.tw - i32(tap % KW) * DIL_W;
+  // Negative coordinates wrap to large unsigned ones: one comparison covers both edges.
+  if (u32(th) >= u32(P.outH) || u32(tw) >= u32(P.outW)) { return 0.0; }
+  return ldDY(col.base + ((k / TAPS) * u32(P.outH) + u32(th)) * u32(P.outW) + u32(tw));
+}`;
   // dx[n, c, ih, iw] = sum over (o, ki, kj) of w[o, c, ki, kj] * dy[n, o, oh, ow] for the
   // output positions whose window puts tap (ki, kj) on (ih, iw).
   b.run(
     gemmProgram({
-      name: `conv2dBackwardInput${half}`,
+      name: `conv2dBackwardInput${pointwise ? '_pointwise' : ''}${half}`,
       inputs: [dyIn.binding, wIn.binding],
       outputs: [['DX', 'f32']],
-      uniforms: geometryUniforms(g, p),
+      uniforms: geometryUniforms(g),
       M: g.cg,
       N: g.n * g.h * g.w,
-      K: g.og * taps,
+      K: g.og * g.kh * g.kw,
       batch: g.groups,
-      code: `${dyIn.code}\n${wIn.code}
-fn loadA(group: u32, c: u32, k: u32) -> f32 {
-  let taps = P.kh * P.kw;
-  return ldWT(((group * P.og + k / taps) * P.cg + c) * taps + k % taps);
-}
-fn loadB(group: u32, k: u32, col: u32) -> f32 {
-  let taps = P.kh * P.kw;
-  let r = k % taps;
+      // The weights' rows (input channels) are contiguous for 1x1 windows; otherwise runs of taps are.
+      layoutA: g.kh * g.kw === 1 ? 'm' : 'k',
+      layoutB: 'n',
+      hooks: ['rowA', 'kA', 'colB', 'kB', 'colY'],
+      code: `${dyIn.code}\n${wIn.code}\n${window}
+alias RowA = u32;
+alias KA = u32;
+alias KB = u32;
+fn rowA(group: u32, c: u32) -> u32 { return (group * P.og * P.cg + c) * TAPS; }
+fn kA(group: u32, k: u32) -> u32 { return (k / TAPS) * P.cg * TAPS + k % TAPS; }
+fn loadA(group: u32, row: u32, k: u32) -> f32 { return ldWT(row + k); }
+${loadB}
+alias ColY = u32;
+fn colY(group: u32, col: u32) -> u32 {
   let plane = u32(P.H * P.W);
-  let q = i32(col % plane);
-  let th = q / P.W + P.ph - i32(r / P.kw) * P.dh;
-  let tw = q % P.W + P.pw - i32(r % P.kw) * P.dw;
-  if (th < 0 || tw < 0 || th % P.sh != 0 || tw % P.sw != 0) { return 0.0; }
-  let oh = th / P.sh;
-  let ow = tw / P.sw;
-  if (oh >= P.outH || ow >= P.outW) { return 0.0; }
-  return ldDY((((col / plane) * P.O + group * P.og + k / taps) * u32(P.outH) + u32(oh)) * u32(P.outW) + u32(ow));
+  return ((col / plane) * P.C + group * P.cg) * plane + col % plane;
 }
-fn store(group: u32, c: u32, col: u32, v: f32) {
-  let plane = u32(P.H * P.W);
-  DX[((col / plane) * P.C + group * P.cg + c) * plane + col % plane] = v;
-}`,
+fn store(group: u32, c: u32, col: u32, v: f32) { DX[col + c * u32(P.H * P.W)] = v; }`,
     }),
     [storageOf(dy), storageOf(w)],
     [out.storage],
   );
   return [out];
 });
+
+/** The kernel taps of one dimension that reach input positions of one stride phase. */
+interface PhaseTaps {
+  /** Input positions r, r + stride, ... of this phase along the dimension. */
+  positions: number;
+  /** How many taps, the first, and the step between them (the taps form an arithmetic progression). */
+  count: number;
+  first: number;
+  step: number;
+  /** Output position of the phase's position 0 under the first tap, and its change per tap step. */
+  offset: number;
+  offsetStep: number;
+}
+
+/**
+ * For input positions i = r + stride * i' of a dimension, the taps t with (i + pad - t * dilation)
+ * divisible by the stride: the only ones whose output position oh = i' + offset - a * offsetStep
+ * (for the a-th of them) exists.
+ */
+function phaseTaps(size: number, kernel: number, stride: number, pad: number, dilation: number, r: number): PhaseTaps {
+  const taps: number[] = [];
+  for (let t = 0; t < kernel; t++) if ((((r + pad - t * dilation) % stride) + stride) % stride === 0) taps.push(t);
+  const first = taps[0] ?? 0;
+  const step = taps.length > 1 ? taps[1] - taps[0] : 0;
+  return {
+    positions: Math.max(0, Math.ceil((size - r) / stride)),
+    count: taps.length,
+    first,
+    step,
+    // Exact divisions (that is what selected the taps); unused when no tap reaches the phase.
+    offset: taps.length ? (r + pad - first * dilation) / stride : 0,
+    offsetStep: (step * dilation) / stride,
+  };
+}
+
+/**
+ * The input gradient of a strided convolution, one implicit GEMM per stride phase (input pixels
+ * with the same position modulo the stride): within a phase every pixel is reached by the same
+ * taps, so the GEMM's K is only those taps instead of the whole window, most of whose products
+ * would be zeros (3/4 of them for a 3x3 or 1x1 window at stride 2). A phase no tap reaches gets
+ * a GEMM with K = 0, which writes its zeros.
+ */
+function stridedBackwardInput(
+  b: WebGPUBackend,
+  g: Geometry,
+  p: Conv2dParams,
+  dyIn: Operand,
+  wIn: Operand,
+  inputs: WebGPUStorage[],
+  out: WebGPUStorage,
+  half: string,
+): void {
+  for (let rh = 0; rh < p.stride[0]; rh++) {
+    for (let rw = 0; rw < p.stride[1]; rw++) {
+      const th = phaseTaps(g.h, g.kh, p.stride[0], p.padding[0], p.dilation[0], rh);
+      const tw = phaseTaps(g.w, g.kw, p.stride[1], p.padding[1], p.dilation[1], rw);
+      const phase = `const KW = ${g.kw}u; const TAPS = ${g.kh * g.kw}u;
+const PHASE_H = ${rh}u; const PHASE_W = ${rw}u; const STRIDE_H = ${p.stride[0]}u; const STRIDE_W = ${p.stride[1]}u;
+const PTAPS = ${Math.max(1, th.count * tw.count)}u; const PTAPS_W = ${Math.max(1, tw.count)}u;
+const TAP0 = ${th.first * g.kw + tw.first}u; const TAP_STEP_H = ${th.step * g.kw}u; const TAP_STEP_W = ${tw.step}u;
+const OFF_H = ${th.offset}i; const OFF_W = ${tw.offset}i; const OFF_STEP_H = ${th.offsetStep}i; const OFF_STEP_W = ${tw.offsetStep}i;`;
+      b.run(
+        gemmProgram({
+          name: `conv2dBackwardInput_strided${half}`,
+          inputs: [dyIn.binding, wIn.binding],
+          outputs: [['DX', 'f32']],
+          uniforms: [...geometryUniforms(g), ['Hp', 'u32', th.positions], ['Wp', 'u32', tw.positions]],
+          M: g.cg,
+          N: g.n * th.positions * tw.positions,
+          K: g.og * th.count * tw.count,
+          batch: g.groups,
+          layoutA: th.count * tw.count === 1 ? 'm' : 'k',
+          layoutB: 'n',
+          hooks: ['rowA', 'kA', 'colB', 'kB', 'colY'],
+          // k is (output channel o, the phase's tap a * PTAPS_W + c); columns are the phase's pixels.
+          code: `${dyIn.code}\n${wIn.code}\n${phase}
+alias RowA = u32;
+alias KA = u32;
+alias KB = u32;
+fn rowA(group: u32, c: u32) -> u32 { return (group * P.og * P.cg + c) * TAPS; }
+fn kA(group: u32, k: u32) -> u32 {
+  let t = k % PTAPS;
+  return (k / PTAPS) * P.cg * TAPS + TAP0 + (t / PTAPS_W) * TAP_STEP_H + (t % PTAPS_W) * TAP_STEP_W;
+}
+fn loadA(group: u32, row: u32, k: u32) -> f32 { return ldWT(row + k); }
+struct ColB { base: u32, i: i32, j: i32 }
+fn colB(group: u32, col: u32) -> ColB {
+  let plane = P.Hp * P.Wp;
+  let q = col % plane;
+  return ColB(((col / plane) * P.O + group * P.og) * u32(P.outH * P.outW), i32(q / P.Wp) + OFF_H, i32(q % P.Wp) + OFF_W);
+}
+fn kB(group: u32, k: u32) -> u32 { return k; }
+fn loadB(group: u32, k: u32, col: ColB) -> f32 {
+  let t = k % PTAPS;
+  let oh = col.i - i32(t / PTAPS_W) * OFF_STEP_H;
+  let ow = col.j - i32(t % PTAPS_W) * OFF_STEP_W;
+  // Negative coordinates wrap to large unsigned ones: one comparison covers both edges.
+  if (u32(oh) >= u32(P.outH) || u32(ow) >= u32(P.outW)) { return 0.0; }
+  return ldDY(col.base + ((k / PTAPS) * u32(P.outH) + u32(oh)) * u32(P.outW) + u32(ow));
+}
+alias ColY = u32;
+fn colY(group: u32, col: u32) -> u32 {
+  let plane = P.Hp * P.Wp;
+  let q = col % plane;
+  let ih = PHASE_H + STRIDE_H * (q / P.Wp);
+  let iw = PHASE_W + STRIDE_W * (q % P.Wp);
+  return (((col / plane) * P.C + group * P.cg) * u32(P.H) + ih) * u32(P.W) + iw;
+}
+fn store(group: u32, c: u32, col: u32, v: f32) { DX[col + c * u32(P.H * P.W)] = v; }`,
+        }),
+        inputs,
+        [out],
+      );
+    }
+  }
+}
 
 gpuKernel('conv2dBackwardWeight', (b, [x, dy], attrs) => {
   const p = attrs.params as Conv2dParams;
@@ -278,6 +458,7 @@ gpuKernel('conv2dBackwardWeight', (b, [x, dy], attrs) => {
   const xIn = operand('X', x.dtype, 'conv2dBackwardWeight');
   const dyIn = operand('DY', dy.dtype, 'conv2dBackwardWeight');
   const half = halfSuffix(x.dtype);
+  const window = windowConstants(g, p);
   if (isDepthwise(g)) {
     // A workgroup per weight element, reducing its products over (n, oh, ow) in workgroup memory.
     const weights = g.o * g.kh * g.kw;
@@ -286,22 +467,21 @@ gpuKernel('conv2dBackwardWeight', (b, [x, dy], attrs) => {
         name: `depthwise_conv2dBackwardWeight${half}`,
         inputs: [xIn.binding, dyIn.binding],
         outputs: [['DW', 'f32']],
-        uniforms: [['weights', 'u32', weights], ['count', 'u32', g.n * g.outH * g.outW], ...geometryUniforms(g, p)],
-        code: `${xIn.code}\n${dyIn.code}\n${IM2COL_WGSL}
+        uniforms: [['weights', 'u32', weights], ['count', 'u32', g.n * g.outH * g.outW], ...geometryUniforms(g)],
+        code: `${xIn.code}\n${dyIn.code}\n${window}\n${IM2COL_WGSL}
 var<workgroup> partial: array<f32, ${REDUCE_THREADS}>;
 @compute @workgroup_size(${REDUCE_THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let wi = wg.x + wg.y * nwg.x;
   let valid = wi < P.weights;
-  let taps = P.kh * P.kw;
-  let o = min(wi, P.weights - 1u) / taps;
-  let r = wi % taps;
+  let o = min(wi, P.weights - 1u) / TAPS;
+  let r = wi % TAPS;
   let plane = u32(P.outH * P.outW);
   var acc = 0.0;
   if (valid) {
     for (var e = lid; e < P.count; e += ${REDUCE_THREADS}u) {
       let n = e / plane;
       let p = i32(e % plane);
-      acc = fma(ldDY((n * P.O + o) * plane + u32(p)), inputTap(n, o / P.og, r / P.kw, r % P.kw, p / P.outW, p % P.outW), acc);
+      acc = fma(ldDY((n * P.O + o) * plane + u32(p)), inputTap(n, o / P.og, r / KW, r % KW, p / P.outW, p % P.outW), acc);
     }
   }
   partial[lid] = acc;
@@ -319,35 +499,66 @@ var<workgroup> partial: array<f32, ${REDUCE_THREADS}>;
     );
     return [out];
   }
-  const taps = g.kh * g.kw;
   const M = g.og;
-  const N = g.cg * taps;
+  const N = g.cg * g.kh * g.kw;
   const K = g.n * g.outH * g.outW;
   const splits = splitCount(M, N, K, g.groups);
   // Split-K partial sums land in [splits, groups * M * N]; one slice is the weight gradient itself.
   const target = splits > 1 ? b.createStorage(splits * g.o * N * 4) : out.storage;
+  const pointwise = isPointwise(g, p);
+  // k is an output pixel (image, oh, ow), decomposed once per K tile by kA and kB and shared by
+  // all of a thread's rows and columns; columns are (input channel, tap), decomposed once by colB.
+  const loadB = pointwise
+    ? `alias ColB = u32;
+alias KB = u32;
+fn colB(group: u32, col: u32) -> u32 { return (group * P.cg + col) * u32(P.H * P.W); }
+fn kB(group: u32, k: u32) -> u32 {
+  let plane = u32(P.H * P.W);
+  return (k / plane) * P.C * plane + k % plane;
+}
+fn loadB(group: u32, k: u32, col: u32) -> f32 { return ldX(col + k); }`
+    : `struct ColB { channel: u32, dh: i32, dw: i32 }
+struct KB { image: u32, oh: i32, ow: i32 }
+fn colB(group: u32, col: u32) -> ColB {
+  let tap = col % TAPS;
+  return ColB((group * P.cg + col / TAPS) * u32(P.H * P.W), i32(tap / KW) * DIL_H - PAD_H, i32(tap % KW) * DIL_W - PAD_W);
+}
+fn kB(group: u32, k: u32) -> KB {
+  let plane = u32(P.outH * P.outW);
+  let p = k % plane;
+  return KB((k / plane) * P.C * u32(P.H * P.W), i32(p / u32(P.outW)) * STRIDE_H, i32(p % u32(P.outW)) * STRIDE_W);
+}
+fn loadB(group: u32, k: KB, col: ColB) -> f32 {
+  let ih = k.oh + col.dh;
+  let iw = k.ow + col.dw;
+  // Negative coordinates wrap to large unsigned ones: one comparison covers both edges.
+  if (u32(ih) >= u32(P.H) || u32(iw) >= u32(P.W)) { return 0.0; }
+  return ldX(k.image + col.channel + u32(ih) * u32(P.W) + u32(iw));
+}`;
   // dw[o, (c, ki, kj)] = sum over (n, oh, ow) of dy[n, o, oh, ow] * im2col(x)[(c, ki, kj), (n, oh, ow)].
   b.run(
     gemmProgram({
-      name: `conv2dBackwardWeight${half}`,
+      name: `conv2dBackwardWeight${pointwise ? '_pointwise' : ''}${half}`,
       inputs: [xIn.binding, dyIn.binding],
       outputs: [['DW', 'f32']],
-      uniforms: [...geometryUniforms(g, p), ['weightSize', 'u32', g.o * N]],
+      uniforms: [...geometryUniforms(g), ['weightSize', 'u32', g.o * N]],
       M, N, K,
       batch: g.groups,
       splits,
-      code: `${xIn.code}\n${dyIn.code}\n${IM2COL_WGSL}
-fn loadA(group: u32, m: u32, k: u32) -> f32 {
+      // Both operands are contiguous along k (output pixels).
+      layoutA: 'k',
+      layoutB: 'k',
+      hooks: ['rowA', 'kA', 'colB', 'kB'],
+      code: `${xIn.code}\n${dyIn.code}\n${window}
+alias RowA = u32;
+alias KA = u32;
+fn rowA(group: u32, m: u32) -> u32 { return (group * P.og + m) * u32(P.outH * P.outW); }
+fn kA(group: u32, k: u32) -> u32 {
   let plane = u32(P.outH * P.outW);
-  return ldDY(((k / plane) * P.O + group * P.og + m) * plane + k % plane);
+  return (k / plane) * P.O * plane + k % plane;
 }
-fn loadB(group: u32, k: u32, col: u32) -> f32 {
-  let taps = P.kh * P.kw;
-  let plane = u32(P.outH * P.outW);
-  let p = k % plane;
-  let r = col % taps;
-  return inputTap(k / plane, group * P.cg + col / taps, r / P.kw, r % P.kw, i32(p) / P.outW, i32(p) % P.outW);
-}
+fn loadA(group: u32, row: u32, k: u32) -> f32 { return ldDY(row + k); }
+${loadB}
 fn store(group: u32, m: u32, col: u32, v: f32) { DW[split * P.weightSize + (group * P.og + m) * P.N + col] = v; }`,
     }),
     [storageOf(x), storageOf(dy)],

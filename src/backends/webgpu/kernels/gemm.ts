@@ -11,6 +11,14 @@
  * and its columns (j * 16 + tx) * 4 + r, so neighbouring threads read neighbouring vec4s. The
  * next K tile's operands are loaded into registers while the current one is multiplied. The
  * inner loops are unrolled when the WGSL is generated, so the accumulators stay in registers.
+ *
+ * Operand loads: each thread stages the same few slots of every K tile. Which index of an
+ * operand neighbouring threads walk is the operand's `layout` (the one contiguous in memory, so
+ * a warp's loads coalesce). The other index of a thread's slots never changes along K, so the
+ * address arithmetic that depends only on it (an implicit GEMM's image / pixel decomposition,
+ * with its integer divisions) is computed once per thread, before the K loop, by the caller's
+ * `rowA` / `colB`; what depends only on k is computed by `kA` / `kB`, once per K tile for the
+ * walked index. `colY` does the same for the columns of the stores.
  */
 import type { Program, WgslElement, WgslScalar } from '../program.js';
 
@@ -18,6 +26,9 @@ import type { Program, WgslElement, WgslScalar } from '../program.js';
 export const TILE = 64;
 const TILE_K = 16;
 const THREADS = 16;
+
+/** Hoisted addressing functions a GemmSpec's code may define (identity defaults otherwise). */
+export type GemmHook = 'rowA' | 'kA' | 'colB' | 'kB' | 'colY';
 
 export interface GemmSpec {
   name: string;
@@ -36,12 +47,24 @@ export interface GemmSpec {
    * and must write partial sums that the caller adds up. Default 1.
    */
   splits?: number;
+  /** The index of A contiguous in memory, which neighbouring threads walk: 'k' (default) or 'm'. */
+  layoutA?: 'k' | 'm';
+  /** The index of B contiguous in memory: 'n' (default) or 'k'. */
+  layoutB?: 'n' | 'k';
   /** Constant WGSL blocks the code uses (see Program.shared), e.g. the math library. */
   shared?: readonly string[];
+  /** The hooks `code` defines; the others default to passing the index through as a u32. */
+  hooks?: readonly GemmHook[];
   /**
-   * WGSL defining `fn loadA(batch: u32, m: u32, k: u32) -> f32`, `fn loadB(batch: u32, k: u32,
-   * n: u32) -> f32` (called only with m < M, k < K, n < N) and `fn store(batch: u32, m: u32,
-   * n: u32, v: f32)` (called for m < M, n < N), plus any helpers.
+   * WGSL defining
+   * - `fn loadA(batch: u32, row: RowA, k: KA) -> f32`, `fn loadB(batch: u32, k: KB, col: ColB) -> f32`
+   *   (called only for m < M, k < K, n < N) and `fn store(batch: u32, m: u32, col: ColY, v: f32)`
+   *   (called for m < M, n < N);
+   * - for each hook it lists, the type and function: `RowA` / `fn rowA(batch: u32, m: u32) -> RowA`,
+   *   `KA` / `fn kA(batch: u32, k: u32) -> KA`, `ColB` / `fn colB(batch: u32, n: u32) -> ColB`,
+   *   `KB` / `fn kB(batch: u32, k: u32) -> KB`, `ColY` / `fn colY(batch: u32, n: u32) -> ColY`
+   *   (kA and kB may see k >= K, whose loads are skipped, so they must not index with it);
+   * plus any helpers.
    */
   code: string;
 }
@@ -63,10 +86,20 @@ export function gemmTile(M: number, N: number, workgroupsPerTile: number): 64 | 
   return M > 64 && N > 64 && bigTiles >= BIG_TILE_MIN_WORKGROUPS ? 128 : 64;
 }
 
+const HOOK_DEFAULTS: Record<GemmHook, string> = {
+  rowA: 'alias RowA = u32;\nfn rowA(batch: u32, m: u32) -> u32 { return m; }',
+  kA: 'alias KA = u32;\nfn kA(batch: u32, k: u32) -> u32 { return k; }',
+  colB: 'alias ColB = u32;\nfn colB(batch: u32, n: u32) -> u32 { return n; }',
+  kB: 'alias KB = u32;\nfn kB(batch: u32, k: u32) -> u32 { return k; }',
+  colY: 'alias ColY = u32;\nfn colY(batch: u32, n: u32) -> u32 { return n; }',
+};
+
 export function gemmProgram(g: GemmSpec): Program {
   const splits = g.splits ?? 1;
   const tile = gemmTile(g.M, g.N, g.batch * splits);
   const kPerSplit = Math.ceil(g.K / splits / TILE_K) * TILE_K;
+  const defined = new Set(g.hooks ?? []);
+  const defaults = (Object.keys(HOOK_DEFAULTS) as GemmHook[]).filter((h) => !defined.has(h)).map((h) => HOOK_DEFAULTS[h]);
   return {
     name: g.name,
     inputs: g.inputs,
@@ -74,31 +107,40 @@ export function gemmProgram(g: GemmSpec): Program {
     uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ['splits', 'u32', splits], ['kPerSplit', 'u32', kPerSplit], ...g.uniforms],
     code: `var<private> split: u32;
 ${g.code}`,
-    shared: [...(g.shared ?? []), tiledMain(tile)],
+    shared: [...(g.shared ?? []), ...defaults, tiledMain(tile, g.layoutA ?? 'k', g.layoutB ?? 'n')],
     workgroups: [Math.ceil(g.N / tile), Math.ceil(g.M / tile), g.batch * splits],
   };
 }
 
-const mains = new Map<number, string>();
+const mains = new Map<string, string>();
 
-/** The entry point for a tile edge of 64 or 128, generated once (the same string each call). */
-function tiledMain(tile: number): string {
-  let main = mains.get(tile);
-  if (!main) mains.set(tile, (main = generateTiledMain(tile)));
+/** The entry point for a tile edge and operand layouts, generated once (the same string each call). */
+function tiledMain(tile: number, layoutA: 'k' | 'm', layoutB: 'n' | 'k'): string {
+  const key = `${tile}${layoutA}${layoutB}`;
+  let main = mains.get(key);
+  if (!main) mains.set(key, (main = generateTiledMain(tile, layoutA === 'k', layoutB === 'k')));
   return main;
 }
 
-/** The entry point for a tile edge of 64 or 128 (per-thread blocks of 4 x 4 or 8 x 8). */
-function generateTiledMain(tile: number): string {
+/**
+ * The entry point for a tile edge of 64 or 128 (per-thread blocks of 4 x 4 or 8 x 8). Thread
+ * tid stages elements e = tid + 256 l (l < loads) of each operand tile. Walking k, element e is
+ * (row or column e / 16, k e % 16): every slot of a thread has the same k and its own row.
+ * Walking the other index, it is (row or column e % tile, k e / tile): one row for every slot,
+ * each slot its own k. Since 256 is a multiple of the tile edge, either way one of the two is
+ * fixed per thread.
+ */
+function generateTiledMain(tile: number, aWalksK: boolean, bWalksK: boolean): string {
   const per = tile / THREADS; // values per thread along each edge
   const vecs = per / 4; // vec4s per thread along each edge
-  const tileV = tile / 4; // vec4s along a tile edge
+  const tileV = tile / 4; // vec4s per k row of a staged tile
   const loads = (tile * TILE_K) / (THREADS * THREADS); // operand values each thread stages per K tile
+  const step = (THREADS * THREADS) / tile; // k rows between a thread's slots when walking the other index
   const lines: string[] = [];
   const emit = (s: string): void => void lines.push(s);
 
-  emit(`var<workgroup> As: array<vec4<f32>, ${(TILE_K * tile) / 4}>;`);
-  emit(`var<workgroup> Bs: array<vec4<f32>, ${(TILE_K * tile) / 4}>;`);
+  emit(`var<workgroup> As: array<vec4<f32>, ${TILE_K * tileV}>;`);
+  emit(`var<workgroup> Bs: array<vec4<f32>, ${TILE_K * tileV}>;`);
   emit(`@compute @workgroup_size(${THREADS}, ${THREADS}) fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {`);
   emit('  let batch = wg.z / P.splits;');
   emit('  // A let for the loop bounds: a private var would not count as workgroup-uniform for the barriers.');
@@ -112,33 +154,75 @@ function generateTiledMain(tile: number): string {
   for (let i = 0; i < per; i++) for (let j = 0; j < vecs; j++) emit(`  var acc${i}_${j}: vec4<f32>;`);
   for (let l = 0; l < loads; l++) emit(`  var ra${l} = 0.0;\n  var rb${l} = 0.0;`);
 
-  // Thread tid stages A[row0 + e / 16][k0 + e % 16] and B[k0 + e / tile][col0 + e % tile] for e = tid + l * 256.
-  const fetch = (k0: string): string => {
-    const out: string[] = [];
+  // Tile-local coordinates of each slot, and the hoisted addressing of the fixed index.
+  if (aWalksK) {
+    emit(`  let aK = tid % ${TILE_K}u;`);
     for (let l = 0; l < loads; l++) {
-      const e = `tid + ${l * THREADS * THREADS}u`;
-      out.push(`    { let am = row0 + (${e}) / ${TILE_K}u; let ak = ${k0} + (${e}) % ${TILE_K}u;`);
-      out.push(`      ra${l} = 0.0; if (am < P.M && ak < kEnd) { ra${l} = loadA(batch, am, ak); }`);
-      out.push(`      let bk = ${k0} + (${e}) / ${tile}u; let bn = col0 + (${e}) % ${tile}u;`);
-      out.push(`      rb${l} = 0.0; if (bk < kEnd && bn < P.N) { rb${l} = loadB(batch, bk, bn); } }`);
+      emit(`  let aM${l} = tid / ${TILE_K}u + ${l * TILE_K}u;`);
+      emit(`  let aIn${l} = row0 + aM${l} < P.M;`);
+      emit(`  let rowA${l} = rowA(batch, min(row0 + aM${l}, P.M - 1u));`);
     }
+  } else {
+    emit(`  let aM = tid % ${tile}u;`);
+    emit('  let aIn = row0 + aM < P.M;');
+    emit('  let rowA0 = rowA(batch, min(row0 + aM, P.M - 1u));');
+    for (let l = 0; l < loads; l++) emit(`  let aK${l} = tid / ${tile}u + ${l * step}u;`);
+  }
+  if (bWalksK) {
+    emit(`  let bK = tid % ${TILE_K}u;`);
+    for (let l = 0; l < loads; l++) {
+      emit(`  let bN${l} = tid / ${TILE_K}u + ${l * TILE_K}u;`);
+      emit(`  let bIn${l} = col0 + bN${l} < P.N;`);
+      emit(`  let colB${l} = colB(batch, min(col0 + bN${l}, P.N - 1u));`);
+    }
+  } else {
+    emit(`  let bN = tid % ${tile}u;`);
+    emit('  let bIn = col0 + bN < P.N;');
+    emit('  let colB0 = colB(batch, min(col0 + bN, P.N - 1u));');
+    for (let l = 0; l < loads; l++) emit(`  let bK${l} = tid / ${tile}u + ${l * step}u;`);
+  }
+
+  const fetch = (k0: string): string => {
+    const out: string[] = [`    { let k0 = ${k0};`];
+    if (aWalksK) {
+      out.push(`      let ak = k0 + aK; let ka = kA(batch, ak); let aKIn = ak < kEnd;`);
+      for (let l = 0; l < loads; l++) out.push(`      ra${l} = 0.0; if (aKIn && aIn${l}) { ra${l} = loadA(batch, rowA${l}, ka); }`);
+    } else {
+      for (let l = 0; l < loads; l++) out.push(`      { let ak = k0 + aK${l}; ra${l} = 0.0; if (aIn && ak < kEnd) { ra${l} = loadA(batch, rowA0, kA(batch, ak)); } }`);
+    }
+    if (bWalksK) {
+      out.push(`      let bk = k0 + bK; let kb = kB(batch, bk); let bKIn = bk < kEnd;`);
+      for (let l = 0; l < loads; l++) out.push(`      rb${l} = 0.0; if (bKIn && bIn${l}) { rb${l} = loadB(batch, kb, colB${l}); }`);
+    } else {
+      for (let l = 0; l < loads; l++) out.push(`      { let bk = k0 + bK${l}; rb${l} = 0.0; if (bIn && bk < kEnd) { rb${l} = loadB(batch, kB(batch, bk), colB0); } }`);
+    }
+    out.push('    }');
     return out.join('\n');
+  };
+  // Where slot l's value goes in workgroup memory: A transposed (As[k][m]) so that a thread's
+  // rows are one vec4 read. An operand walking k has its vec4 column c of row k stored at c ^ k:
+  // otherwise the 16 threads storing one column's 16 k values all hit the same memory bank. The
+  // XOR flips only the low 4 bits, so a row's 16-vec4 groups stay where they were.
+  const slot = (walksK: boolean, k: string, mn: string): string => (walksK ? `${k} * ${tileV}u + ((${mn} / 4u) ^ ${k})` : `${k} * ${tileV}u + ${mn} / 4u`);
+  const stage = (l: number): string => {
+    const am = aWalksK ? `aM${l}` : 'aM';
+    const ak = aWalksK ? 'aK' : `aK${l}`;
+    const bn = bWalksK ? `bN${l}` : 'bN';
+    const bk = bWalksK ? 'bK' : `bK${l}`;
+    return `    As[${slot(aWalksK, ak, am)}][${am} % 4u] = ra${l};\n    Bs[${slot(bWalksK, bk, bn)}][${bn} % 4u] = rb${l};`;
   };
   emit(fetch('kBegin'));
   emit(`  for (var k0 = kBegin; k0 < kEnd; k0 += ${TILE_K}u) {`);
-  for (let l = 0; l < loads; l++) {
-    const e = `tid + ${l * THREADS * THREADS}u`;
-    // A is stored transposed (As[k][m]) so that a thread's rows are one vec4 read.
-    emit(`    { let am = (${e}) / ${TILE_K}u; let ak = (${e}) % ${TILE_K}u; As[ak * ${tileV}u + am / 4u][am % 4u] = ra${l};`);
-    emit(`      let bk = (${e}) / ${tile}u; let bn = (${e}) % ${tile}u; Bs[bk * ${tileV}u + bn / 4u][bn % 4u] = rb${l}; }`);
-  }
+  for (let l = 0; l < loads; l++) emit(stage(l));
   emit('    workgroupBarrier();');
   emit(`    if (k0 + ${TILE_K}u < kEnd) {`);
-  emit(fetch(`(k0 + ${TILE_K}u)`));
+  emit(fetch(`k0 + ${TILE_K}u`));
   emit('    }');
   emit(`    for (var k = 0u; k < ${TILE_K}u; k++) {`);
-  for (let i = 0; i < vecs; i++) emit(`      let a${i} = As[k * ${tileV}u + ${i * THREADS}u + lid.y];`);
-  for (let j = 0; j < vecs; j++) emit(`      let b${j} = Bs[k * ${tileV}u + ${j * THREADS}u + lid.x];`);
+  emit(`      let ya = ${aWalksK ? 'lid.y ^ k' : 'lid.y'};`);
+  emit(`      let xb = ${bWalksK ? 'lid.x ^ k' : 'lid.x'};`);
+  for (let i = 0; i < vecs; i++) emit(`      let a${i} = As[k * ${tileV}u + ${i * THREADS}u + ya];`);
+  for (let j = 0; j < vecs; j++) emit(`      let b${j} = Bs[k * ${tileV}u + ${j * THREADS}u + xb];`);
   for (let i = 0; i < vecs; i++) {
     for (let q = 0; q < 4; q++) {
       for (let j = 0; j < vecs; j++) emit(`      acc${i * 4 + q}_${j} = fma(vec4<f32>(a${i}[${q}]), b${j}, acc${i * 4 + q}_${j});`);
@@ -147,14 +231,19 @@ function generateTiledMain(tile: number): string {
   emit('    }');
   emit('    workgroupBarrier();');
   emit('  }');
+  // The thread's columns, their store addressing computed once for all its rows.
+  for (let j = 0; j < vecs; j++) {
+    for (let r = 0; r < 4; r++) {
+      emit(`  let n${j}_${r} = col0 + (${j * THREADS}u + lid.x) * 4u + ${r}u;`);
+      emit(`  let y${j}_${r} = colY(batch, min(n${j}_${r}, P.N - 1u));`);
+    }
+  }
   for (let i = 0; i < vecs; i++) {
     for (let q = 0; q < 4; q++) {
       emit(`  { let m = row0 + (${i * THREADS}u + lid.y) * 4u + ${q}u;`);
       emit('    if (m < P.M) {');
       for (let j = 0; j < vecs; j++) {
-        emit(`      { let n = col0 + (${j * THREADS}u + lid.x) * 4u;`);
-        for (let r = 0; r < 4; r++) emit(`        if (n + ${r}u < P.N) { store(batch, m, n + ${r}u, acc${i * 4 + q}_${j}[${r}]); }`);
-        emit('      }');
+        for (let r = 0; r < 4; r++) emit(`      if (n${j}_${r} < P.N) { store(batch, m, y${j}_${r}, acc${i * 4 + q}_${j}[${r}]); }`);
       }
       emit('    }');
       emit('  }');

@@ -17,11 +17,25 @@ gpuKernel('matmul', (b, [a, c], attrs) => {
       outputs: [['Y', 'f32']],
       uniforms: [['bStride', 'u32', bBatchStride]],
       M, N, K, batch,
+      // Neighbouring threads walk the index that is contiguous in memory.
+      layoutA: transA ? 'm' : 'k',
+      layoutB: transB ? 'k' : 'n',
+      hooks: ['rowA', 'kA', 'colB', 'kB', 'colY'],
       code: `${aIn.code}
 ${bIn.code}
-fn loadA(batch: u32, m: u32, k: u32) -> f32 { return ldA(batch * P.M * P.K + ${transA ? 'k * P.M + m' : 'm * P.K + k'}); }
-fn loadB(batch: u32, k: u32, n: u32) -> f32 { return ldB(batch * P.bStride + ${transB ? 'n * P.K + k' : 'k * P.N + n'}); }
-fn store(batch: u32, m: u32, n: u32, v: f32) { Y[batch * P.M * P.N + m * P.N + n] = v; }`,
+alias RowA = u32;
+alias KA = u32;
+alias ColB = u32;
+alias KB = u32;
+alias ColY = u32;
+fn rowA(batch: u32, m: u32) -> u32 { return batch * P.M * P.K + ${transA ? 'm' : 'm * P.K'}; }
+fn kA(batch: u32, k: u32) -> u32 { return ${transA ? 'k * P.M' : 'k'}; }
+fn loadA(batch: u32, row: u32, k: u32) -> f32 { return ldA(row + k); }
+fn colB(batch: u32, n: u32) -> u32 { return batch * P.bStride + ${transB ? 'n * P.K' : 'n'}; }
+fn kB(batch: u32, k: u32) -> u32 { return ${transB ? 'k' : 'k * P.N'}; }
+fn loadB(batch: u32, k: u32, col: u32) -> f32 { return ldB(col + k); }
+fn colY(batch: u32, n: u32) -> u32 { return batch * P.M * P.N + n; }
+fn store(batch: u32, m: u32, col: u32, v: f32) { Y[col + m * P.N] = v; }`,
     }),
     [storageOf(a), storageOf(c)],
     [out.storage],
