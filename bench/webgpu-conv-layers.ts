@@ -5,21 +5,25 @@
  * absolute numbers mean little, but two runs of the same build compare kernels' instruction
  * counts; on a real GPU they are the layer-by-layer story behind bench/webgpu-models.ts.
  *
- *   npx tsx bench/webgpu-conv-layers.ts [--batch 1] [--scale 0.25] [--repeats 3] [--layers 3x3,7x7] [--json FILE]
+ *   npx tsx bench/webgpu-conv-layers.ts [--batch 1] [--scale 0.25] [--repeats 3] [--warmup-ms 300]
+ *                                       [--layers 3x3,7x7] [--json FILE]
  *
  * --scale multiplies the spatial sizes (0.25: the 224 network at 56, for lavapipe); --layers keeps
  * the rows whose label contains one of the given strings. Each cell is the median of --repeats
- * profiled calls after one unprofiled call (pipeline compilation).
+ * profiled calls after unprofiled ones for --warmup-ms (pipeline compilation, and the clock ramp of
+ * a GPU that idles slowly: an H100 needs 250-350 ms of work to reach its boost clock).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { conv2d, initWebGPU, manualSeed, profileWebGPU, randn, setBackend, tidy, type KernelProfile, type Tensor } from '../src/index.js';
+import { loadBundledWasm } from './gpu/bundled-wasm.js';
 
 const { values } = parseArgs({
   options: {
     batch: { type: 'string', default: '1' },
     scale: { type: 'string', default: '0.25' },
     repeats: { type: 'string', default: '3' },
+    'warmup-ms': { type: 'string', default: '300' },
     layers: { type: 'string' },
     json: { type: 'string' },
   },
@@ -61,6 +65,7 @@ const repeats = Number(values.repeats);
 const filters = values.layers?.split(',');
 const layers = RESNET50.filter((l) => !filters || filters.some((f) => l.label.includes(f)));
 
+process.stderr.write(`${await loadBundledWasm()}\n`);
 const info = await initWebGPU();
 setBackend('webgpu');
 if (!info.features.timestampQuery) {
@@ -104,7 +109,9 @@ for (const l of layers) {
     w.grad = null;
     for (const g of grads) g.dispose();
   };
-  await step();
+  const w0 = performance.now();
+  do await step();
+  while (performance.now() - w0 < Number(values['warmup-ms']));
   const f: number[] = [], bi: number[] = [], bw: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const t = byKernel(await profileWebGPU(step));

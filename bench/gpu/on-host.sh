@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU-host half of bench/gpu/run-h100.sh: runs, one after the other, in about 8 minutes,
+# The GPU-host half of bench/gpu/run-h100.sh: runs, one after the other, in about 8.5 minutes,
 #   1. bench/webgpu-gemm.ts    GEMM 4096^3, float32 and float16 operands, vs the H100's fp32 peak
 #                              (67 TFLOP/s) and torch.mm (fp32 TF32 off, TF32, fp16, bf16)
 #   2. bench/webgpu-models.ts  ResNet-50 at 224, batch 64, then batch 128 (one process each):
@@ -8,6 +8,8 @@
 #                              (TF32 off), TF32 and bf16 autocast on the same GPU
 #   3. bench/webgpu-fmnist.ts  Fashion-MNIST canonical CNN to 92 % test accuracy (or a time cap),
 #                              images/s and time to 92 %; PyTorch fp32 (TF32 off), TF32, bf16
+#   4. bench/webgpu-conv-layers.ts  GPU time and GFLOP/s of each distinct ResNet-50 convolution at
+#                              batch 64, forward, input and weight gradients (where the time goes)
 # from the bundles in .dev/bench (node from .dev/nodewg, PyTorch from the host's python3). Each
 # bench has its own time cap and a failure never stops the next one. From the repository root:
 #
@@ -20,14 +22,14 @@
 # Local dry run without a GPU (Mesa lavapipe, toy sizes, a python3 with torch):
 #   XDG_RUNTIME_DIR=/tmp/xdg FOVEA_BENCH_SMALL=1 PYTHON=/usr/bin/python3 bash bench/gpu/on-host.sh
 # Knobs: OUT, PYTHON (default python3), NODE (default node), FOVEA_BENCH_SMALL=1, FOVEA_BENCH_ONLY
-# (space-separated subset of: gemm r50-b64 r50-b128 fmnist).
+# (space-separated subset of: gemm r50-b64 r50-b128 fmnist conv-layers).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT=${OUT:-.dev/out}
 PYTHON=${PYTHON:-python3}
 NODE=${NODE:-node}
 SMALL=${FOVEA_BENCH_SMALL:-0}
-ONLY=${FOVEA_BENCH_ONLY:-gemm r50-b64 r50-b128 fmnist}
+ONLY=${FOVEA_BENCH_ONLY:-gemm r50-b64 r50-b128 fmnist conv-layers}
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/fovea-gpu.XXXXXX)
 LOG="$OUT/run.log"
@@ -78,13 +80,15 @@ if [ "$SMALL" = 1 ]; then
   B1=2; B2=4
   # --target 0.66: the stop at the target is exercised too (92 % is out of reach at this size).
   FM_ARGS=(--widths 8,16,32 --limit-train 1024 --limit-test 512 --epochs 3 --batch 64 --target 0.66 --max-seconds 150 --torch-max-seconds 30)
-  CAP_GEMM=120; CAP_B1=400; CAP_B2=400; CAP_FM=400
+  CONV_ARGS=(--batch 1 --scale 0.25 --repeats 2 --warmup-ms 100 --layers "l1 3x3,l2 3x3/2")
+  CAP_GEMM=120; CAP_B1=400; CAP_B2=400; CAP_FM=400; CAP_CONV=120
 else
   GEMM_ARGS=(--n 4096 --reps 30 --rounds 5 --warmup-ms 500)
   R50_ARGS=(--model resnet50 --size 224 --steps 10 --warmup-ms 500 --max-seconds 15)
   B1=64; B2=128
   FM_ARGS=(--widths 32,64,128 --epochs 10 --batch 128 --max-seconds 110 --torch-max-seconds 25)
-  CAP_GEMM=50; CAP_B1=100; CAP_B2=125; CAP_FM=190
+  CONV_ARGS=(--batch 64 --scale 1 --repeats 3 --warmup-ms 300)
+  CAP_GEMM=50; CAP_B1=100; CAP_B2=125; CAP_FM=190; CAP_CONV=45
 fi
 
 declare -a STATUS=()
@@ -114,6 +118,7 @@ run_bench gemm "$CAP_GEMM" .dev/bench/webgpu-gemm.mjs "${GEMM_ARGS[@]}" --peak-t
 run_bench r50-b64 "$CAP_B1" .dev/bench/webgpu-models.mjs "${R50_ARGS[@]}" --batch "$B1" --precision float32,float16 --gemm 0 --budget-seconds $((CAP_B1 - 40)) --python "$PYTHON" --json "$WORK/r50-b64.json"
 run_bench r50-b128 "$CAP_B2" .dev/bench/webgpu-models.mjs "${R50_ARGS[@]}" --batch "$B2" --precision float32,float16 --gemm 0 --budget-seconds $((CAP_B2 - 40)) --python "$PYTHON" --json "$WORK/r50-b128.json"
 run_bench fmnist "$CAP_FM" .dev/bench/webgpu-fmnist.mjs "${FM_ARGS[@]}" --data "$DATA" --torch-modes fp32,tf32,bf16 --python "$PYTHON" --json "$WORK/fmnist.json"
+run_bench conv-layers "$CAP_CONV" .dev/bench/webgpu-conv-layers.mjs "${CONV_ARGS[@]}" --json "$WORK/conv-layers.json"
 
 { echo "gpu (after):"; gpu_state; } >> "$OUT/env.txt" 2>&1
 {

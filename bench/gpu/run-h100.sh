@@ -8,7 +8,7 @@
 # It writes, all under .dev/ (git-ignored):
 #   .dev/nodewg/                 Node + the `webgpu` package + Vulkan/GLVND libraries for the GPU host
 #                                (../shared/gpu/pack-node-webgpu.sh, run only when missing; ~29 MB)
-#   .dev/bench/*.mjs             bench/webgpu-{gemm,models,fmnist}.ts bundled with esbuild
+#   .dev/bench/*.mjs             bench/webgpu-{gemm,models,fmnist,conv-layers}.ts bundled with esbuild
 #                                (--platform=node --format=esm --external:webgpu)
 #   .dev/bench/wasm/*.wasm       the cpu backend's kernel builds (build/*.wasm), which the bundles
 #                                load from beside themselves (bench/gpu/bundled-wasm.ts)
@@ -36,7 +36,7 @@ fi
 ls build/fovea-kernels*.wasm >/dev/null 2>&1 || npm run build:wasm
 rm -rf .dev/bench
 mkdir -p .dev/bench/wasm
-node_modules/.bin/esbuild bench/webgpu-gemm.ts bench/webgpu-models.ts bench/webgpu-fmnist.ts \
+node_modules/.bin/esbuild bench/webgpu-gemm.ts bench/webgpu-models.ts bench/webgpu-fmnist.ts bench/webgpu-conv-layers.ts \
   --bundle --platform=node --format=esm --external:webgpu \
   --banner:js="import { createRequire as __foveaCreateRequire } from 'node:module'; const require = __foveaCreateRequire(import.meta.url);" \
   --outdir=.dev/bench --out-extension:.js=.mjs --log-level=warning
