@@ -62,6 +62,8 @@ export class WebGPUBackend implements Backend {
   /** The open compute pass: consecutive dispatches share one (a pass per dispatch costs about twice as much). */
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
+  /** Submits so far: buffers freed since the last one may have unsubmitted users (BufferPool.freedSince). */
+  private submits = 0;
   private readonly uniformBuffer: GPUBuffer;
   private readonly bindGroups: BindGroups;
   private readonly uniformData = new Uint8Array(UNIFORM_ARENA_BYTES);
@@ -93,10 +95,9 @@ export class WebGPUBackend implements Backend {
     if (values instanceof Float64Array) {
       throw new Error("the webgpu backend has no float64 (WGSL has no 64-bit floats); create the tensor as float32, or use setBackend('cpu') for float64 work");
     }
-    const storage = this.createStorage(values.byteLength);
+    // A buffer no unsubmitted command uses: the queue write then needs no submit first.
+    const storage = this.createStorage(values.byteLength, true);
     if (values.byteLength > 0) {
-      // Commands recorded before may still read this (recycled) buffer: they must run first.
-      this.flush();
       let bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
       if (bytes.byteLength % 4) {
         const padded = new Uint8Array(roundUp4(bytes.byteLength));
@@ -115,14 +116,18 @@ export class WebGPUBackend implements Backend {
     return storage;
   }
 
-  /** Storage for a kernel output whose every element the kernel writes (no clearing). */
-  createStorage(byteLength: number): WebGPUStorage {
+  /**
+   * Storage for a kernel output whose every element the kernel writes (no clearing); `forWrite`:
+   * for a queue write instead, so a buffer no unsubmitted command still uses.
+   */
+  createStorage(byteLength: number, forWrite = false): WebGPUStorage {
     const limit = this.device.limits.maxStorageBufferBindingSize;
     if (byteLength > limit) {
       throw new Error(`webgpu: a tensor of ${byteLength} bytes exceeds this device's largest storage buffer (${limit} bytes, maxStorageBufferBindingSize); use a smaller batch or the cpu backend`);
     }
     this.bytes += byteLength;
-    return new WebGPUStorage(this.pool.acquire(Math.max(4, roundUp4(byteLength))), byteLength);
+    const bytes = Math.max(4, roundUp4(byteLength));
+    return new WebGPUStorage(forWrite ? this.pool.acquireForWrite(bytes, this.submits) : this.pool.acquire(bytes), byteLength);
   }
 
   /** A kernel output of `shape`: fresh storage, to be written by the kernel's dispatches. */
@@ -167,7 +172,7 @@ export class WebGPUBackend implements Backend {
   free(storage: Storage): void {
     const s = storage as WebGPUStorage;
     this.bytes -= s.byteLength;
-    this.pool.release(s.buffer);
+    this.pool.release(s.buffer, this.submits);
   }
 
   bytesInUse(): number {
@@ -218,6 +223,7 @@ export class WebGPUBackend implements Backend {
     // Queue writes run before the submit that follows them: this submit's dispatches see their Params.
     if (this.uniformBytes) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData, 0, Math.ceil(this.uniformBytes / 4) * 4);
     this.device.queue.submit([encoder.finish()]);
+    this.submits++;
     this.encoder = null;
     this.pendingDispatches = 0;
     this.uniformBytes = 0;

@@ -28,6 +28,8 @@ export class BufferPool {
   /** Free buffers per bucket, sorted by creation number, highest first (pop() takes the oldest). */
   private free = new Map<number, GPUBuffer[]>();
   private readonly serials = new WeakMap<GPUBuffer, number>();
+  /** The submit count when each pooled buffer was released (see freedSince). */
+  private readonly releasedAt = new WeakMap<GPUBuffer, number>();
   private nextSerial = 0;
   private pooled = 0;
 
@@ -50,13 +52,46 @@ export class BufferPool {
       this.pooled -= size;
       return reused;
     }
+    return this.create(size);
+  }
+
+  /**
+   * A buffer for a queue write: the oldest free one released before submit number `submits`
+   * (no unsubmitted command can still use it, so the write needs no submit first), else a new one.
+   */
+  acquireForWrite(bytes: number, submits: number): GPUBuffer {
+    const size = bucketSize(bytes);
+    const list = this.free.get(size);
+    if (list) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (!this.freedSince(list[i], submits)) {
+          this.pooled -= size;
+          return list.splice(i, 1)[0];
+        }
+      }
+    }
+    return this.create(size);
+  }
+
+  private create(size: number): GPUBuffer {
     const buffer = this.device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
     this.serials.set(buffer, this.nextSerial++);
     return buffer;
   }
 
-  release(buffer: GPUBuffer): void {
+  /**
+   * Whether `buffer` was released after submit number `submits`: commands recorded since then,
+   * not yet submitted, may still use it, so a queue write into it must wait for their submit.
+   * A buffer created fresh, or released before the last submit, has no unsubmitted users.
+   */
+  freedSince(buffer: GPUBuffer, submits: number): boolean {
+    return (this.releasedAt.get(buffer) ?? -1) >= submits;
+  }
+
+  /** Returns a buffer to its bucket; `submits` is the backend's submit count now (see freedSince). */
+  release(buffer: GPUBuffer, submits = Infinity): void {
     const size = buffer.size;
+    this.releasedAt.set(buffer, submits);
     if (this.pooled + size > MAX_POOLED_BYTES) {
       this.onDestroy(buffer);
       buffer.destroy();

@@ -58,6 +58,33 @@ describe('webgpu backend', { skip: skipReason ?? false }, () => {
     }
   });
 
+  test('an upload takes a buffer no unsubmitted command uses, so it needs no submit of its own', async () => {
+    setBackend('webgpu');
+    try {
+      const backend = getBackend('webgpu') as WebGPUBackend;
+      const submits = (): number => (backend as unknown as { submits: number }).submits;
+      const a = tensor([1, 2, 3, 4]);
+      await a.data();
+      // A recorded (unsubmitted) kernel writes b's buffer; b is freed at once, in the same batch of commands.
+      const b = a.mul(a);
+      const freed = (b.storage as unknown as { buffer: unknown }).buffer;
+      b.dispose();
+      const before = submits();
+      const c = tensor([9, 8, 7, 6]);
+      assert.equal(submits(), before, 'the upload did not submit');
+      assert.notEqual((c.storage as unknown as { buffer: unknown }).buffer, freed, 'not the buffer the pending kernel writes');
+      const d = a.add(c);
+      assert.deepEqual(await c.data(), new Float32Array([9, 8, 7, 6]));
+      assert.deepEqual(await d.data(), new Float32Array([10, 10, 10, 10]));
+      // Once submitted, the freed buffer is fair game for uploads again.
+      const e = tensor([5, 5, 5, 5]);
+      assert.deepEqual(await e.data(), new Float32Array([5, 5, 5, 5]));
+      for (const t of [a, c, d, e]) t.dispose();
+    } finally {
+      setBackend('cpu');
+    }
+  });
+
   test('bytesInUse follows live tensors, and freed buffers are reused', async () => {
     setBackend('webgpu');
     try {

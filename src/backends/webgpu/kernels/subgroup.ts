@@ -30,6 +30,8 @@ const MIN_SUBGROUP_SIZE = 4;
 const MAX_SUBGROUP_SIZE = 128;
 
 let forced: boolean | undefined;
+/** FOVEA_WEBGPU_SUBGROUPS != '0', read on first use. */
+let envAllows: boolean | undefined;
 
 /**
  * Turns the subgroup paths off (false) for every kernel recorded from now on, or back to the
@@ -44,7 +46,9 @@ export function setWebGPUSubgroups(on: boolean | undefined): void {
 export function useSubgroups(backend: WebGPUBackend): boolean {
   if (!backend.context.features.subgroups) return false;
   if (forced !== undefined) return forced;
-  return envVar('FOVEA_WEBGPU_SUBGROUPS') !== '0';
+  // Read once: this runs for every reduction recorded.
+  envAllows ??= envVar('FOVEA_WEBGPU_SUBGROUPS') !== '0';
+  return envAllows;
 }
 
 export type ReduceOp = 'sum' | 'max' | 'min';
