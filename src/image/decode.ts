@@ -6,7 +6,7 @@
  */
 import decodeJpegWasm, { init as initJpegWasm } from '@jsquash/jpeg/decode.js';
 import { decode as decodePngWasm, init as initPngWasm } from '@jsquash/png/decode.js';
-import { isNode, nodeBuiltin } from '../platform.js';
+import { envVar, isNode, nodeBuiltin } from '../platform.js';
 import { rgbImage, type RgbImage } from './image.js';
 
 export type ImageFormat = 'jpeg' | 'png';
@@ -27,30 +27,139 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
   return null;
 }
 
-/**
- * In a browser the codecs fetch their .wasm next to their module (bundlers handle that); Node
- * has no fetch for file URLs, so there the module is compiled from the installed file.
- */
-async function compileInstalledWasm(specifier: string): Promise<WebAssembly.Module> {
-  const { createRequire } = nodeBuiltin<typeof import('node:module')>('node:module')!;
-  const { readFile } = nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises')!;
-  const path = createRequire(import.meta.url).resolve(specifier);
-  return WebAssembly.compile(await readFile(path));
+/** A codec's WebAssembly file: its package and its path inside it. */
+export interface CodecWasm {
+  format: ImageFormat;
+  pkg: string;
+  file: string;
 }
 
-let jpegReady: Promise<void> | undefined;
-let pngReady: Promise<unknown> | undefined;
+export const JPEG_WASM: CodecWasm = { format: 'jpeg', pkg: '@jsquash/jpeg', file: 'codec/dec/mozjpeg_dec.wasm' };
+export const PNG_WASM: CodecWasm = { format: 'png', pkg: '@jsquash/png', file: 'codec/pkg/squoosh_png_bg.wasm' };
+
+type NodeFs = { existsSync(path: string): boolean };
+type NodeFsPromises = { readFile(path: string): Promise<Uint8Array> };
+type NodePath = { join(...parts: string[]): string; dirname(path: string): string; basename(path: string): string };
+type NodeUrl = { fileURLToPath(url: URL | string): string };
+type NodeModule = { createRequire(from: string): { resolve(id: string): string } };
+
+/**
+ * This file's own path (the bundle's, once bundled), or null where neither ESM nor CJS says:
+ * a CommonJS bundle has an empty import.meta (esbuild makes it `{}`) but has __filename.
+ */
+function ownFile(url: NodeUrl): string | null {
+  let meta: URL | null = null;
+  try {
+    meta = new URL(import.meta.url);
+  } catch {
+    // empty import.meta.url
+  }
+  if (meta?.protocol === 'file:') return url.fileURLToPath(meta);
+  return typeof __filename === 'string' ? __filename : null;
+}
+
+/** One place looked at: the file and how it came up, or (path null) a resolution that found nothing, and why. */
+export interface CodecWasmCandidate {
+  path: string | null;
+  where: string;
+}
+
+/**
+ * Where Node looks for a codec's .wasm, in order: $FOVEA_WASM_DIR (when it holds the file: it
+ * may name the kernels' folder only), next to this file (next to the bundle, once bundled), the
+ * package file that Node resolves from this file (node_modules of the sources or of the
+ * bundle's folder), from the working directory, and from the `fovea` package that Node resolves
+ * from either (its own node_modules, when npm did not hoist the codec). Computed only when a
+ * decoder first starts.
+ */
+export function codecWasmSearchPaths(codec: CodecWasm): CodecWasmCandidate[] {
+  const path = nodeBuiltin<NodePath>('node:path')!;
+  const url = nodeBuiltin<NodeUrl>('node:url')!;
+  const mod = nodeBuiltin<NodeModule>('node:module')!;
+  const name = path.basename(codec.file);
+  const specifier = `${codec.pkg}/${codec.file}`;
+  const out: CodecWasmCandidate[] = [];
+  const add = (p: string | null, where: string): void => {
+    if (p === null || !out.some((c) => c.path === p)) out.push({ path: p, where });
+  };
+  const resolve = (from: string, id: string): string | null => {
+    try {
+      return mod.createRequire(from).resolve(id);
+    } catch {
+      return null;
+    }
+  };
+  const dir = envVar('FOVEA_WASM_DIR');
+  if (dir) add(path.join(dir, name), 'FOVEA_WASM_DIR');
+  const own = ownFile(url);
+  if (own) add(path.join(path.dirname(own), name), 'next to the bundle');
+  const cwd = (globalThis as { process?: { cwd(): string } }).process!.cwd();
+  const froms: [string, string][] = [[path.join(cwd, 'noop.js'), `the working directory ${cwd}`]];
+  if (own) froms.unshift([own, path.dirname(own)]);
+  for (const [from, label] of froms) {
+    const p = resolve(from, specifier);
+    add(p, p ? `resolved from ${label}` : `${specifier} from ${label}: not installed there or above`);
+  }
+  for (const [from, label] of froms) {
+    const fovea = resolve(from, 'fovea');
+    const p = fovea && resolve(fovea, specifier);
+    add(p, p ? 'resolved from the fovea package' : fovea ? `${specifier} from the fovea package at ${fovea}: not installed` : `the fovea package from ${label}: not installed there or above`);
+  }
+  return out;
+}
+
+/** The first of codecWasmSearchPaths() that exists, or an error naming every place and the remedies. */
+export function findCodecWasm(codec: CodecWasm): string {
+  const fs = nodeBuiltin<NodeFs>('node:fs')!;
+  const tried = codecWasmSearchPaths(codec);
+  const found = tried.find((c) => c.path !== null && fs.existsSync(c.path));
+  if (found) return found.path!;
+  const name = codec.file.split('/').pop()!;
+  const list = tried.map((c) => `\n  ${c.path === null ? c.where : `${c.path} (${c.where})`}`).join('');
+  throw new Error(
+    `fovea: cannot decode ${codec.format.toUpperCase()} images: the ${codec.pkg} decoder's WebAssembly file ${name} was not found; looked in:${list}\n` +
+      `To fix: copy node_modules/${codec.pkg}/${codec.file} next to your bundle, set FOVEA_WASM_DIR to a folder that holds it, ` +
+      `or install fovea (or ${codec.pkg}, the version that was bundled) in node_modules of the bundle's folder or of the working directory.`,
+  );
+}
+
+/**
+ * In a browser the codecs fetch their .wasm next to their module (bundlers handle that); Node
+ * has no fetch for file URLs, so there the module is compiled from the file findCodecWasm()
+ * finds (which also works inside an ESM or CommonJS bundle).
+ */
+async function compileInstalledWasm(codec: CodecWasm): Promise<WebAssembly.Module> {
+  const { readFile } = nodeBuiltin<NodeFsPromises>('node:fs/promises')!;
+  const path = findCodecWasm(codec);
+  const bytes = await readFile(path);
+  try {
+    return await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    throw new Error(`fovea: ${path} is not a valid ${codec.pkg} decoder (${(e as Error).message}); replace it with node_modules/${codec.pkg}/${codec.file}`);
+  }
+}
+
+/** `make()` once; a failure is not kept, so that a later call (after the file is put in place) tries again. */
+function retryable<T>(make: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= make().catch((e: unknown) => {
+      pending = undefined;
+      throw e;
+    });
+    return pending;
+  };
+}
 
 /** What libjpeg printed during the current decode (its warnings go to stdout otherwise). */
 let jpegMessages: string[] = [];
 
-function initJpeg(): Promise<void> {
+const initJpeg = retryable(async () => {
   // The published typings only declare init(options); the code also takes a compiled module.
   const init = initJpegWasm as unknown as (module: WebAssembly.Module | undefined, options: object) => Promise<void>;
   const options = { print: (m: string) => jpegMessages.push(m), printErr: (m: string) => jpegMessages.push(m) };
-  jpegReady ??= isNode ? compileInstalledWasm('@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm').then((m) => init(m, options)) : init(undefined, options);
-  return jpegReady;
-}
+  return init(isNode ? await compileInstalledWasm(JPEG_WASM) : undefined, options);
+});
 
 /** JPEG decodes run one after another, so each one's libjpeg messages are its own. */
 let jpegQueue: Promise<unknown> = Promise.resolve();
@@ -79,11 +188,10 @@ async function decodeJpegNow(buffer: ArrayBuffer): Promise<ImageData> {
   }
 }
 
-function initPng(): Promise<unknown> {
+const initPng = retryable(async () => {
   const init = initPngWasm as unknown as (module?: WebAssembly.Module) => Promise<unknown>;
-  pngReady ??= isNode ? compileInstalledWasm('@jsquash/png/codec/pkg/squoosh_png_bg.wasm').then(init) : init();
-  return pngReady;
-}
+  return isNode ? init(await compileInstalledWasm(PNG_WASM)) : init();
+});
 
 function dropAlpha(rgba: Uint8ClampedArray, width: number, height: number): RgbImage {
   const image = rgbImage(width, height);
@@ -108,14 +216,11 @@ export async function decodeImage(bytes: Uint8Array, source = 'image'): Promise<
   }
   // The codecs take an ArrayBuffer of exactly the file.
   const buffer = new Uint8Array(bytes).buffer as ArrayBuffer; // a copy: `bytes` may be a view into a larger (pooled) buffer
+  // A decoder that cannot start says why itself: that is no fault of the file.
+  await (format === 'jpeg' ? initJpeg() : initPng());
   let decoded: { data: Uint8ClampedArray; width: number; height: number };
   try {
-    if (format === 'jpeg') {
-      decoded = await decodeJpeg(buffer);
-    } else {
-      await initPng();
-      decoded = await decodePngWasm(buffer);
-    }
+    decoded = format === 'jpeg' ? await decodeJpeg(buffer) : await decodePngWasm(buffer);
   } catch (e) {
     const detail = e instanceof Error && !/unwrap_throw/.test(e.message) ? ` (${e.message})` : '';
     throw new ImageDecodeError(`${source}: cannot decode this ${format.toUpperCase()} file${detail}; it is truncated, corrupt or uses an unsupported variant`);
