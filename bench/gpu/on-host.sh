@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU-host half of bench/gpu/run-h100.sh: runs, one after the other, in about 8.5 minutes,
+# The GPU-host half of bench/gpu/run-h100.sh: runs, one after the other, in about 9 minutes,
 #   1. bench/webgpu-gemm.ts    GEMM 4096^3, float32 and float16 operands, vs the H100's fp32 peak
 #                              (67 TFLOP/s) and torch.mm (fp32 TF32 off, TF32, fp16, bf16)
 #   2. bench/webgpu-models.ts  ResNet-50 at 224, batch 64, then batch 128 (one process each):
@@ -9,7 +9,9 @@
 #   3. bench/webgpu-fmnist.ts  Fashion-MNIST canonical CNN to 92 % test accuracy (or a time cap),
 #                              images/s and time to 92 %; PyTorch fp32 (TF32 off), TF32, bf16
 #   4. bench/webgpu-conv-layers.ts  GPU time and GFLOP/s of each distinct ResNet-50 convolution at
-#                              batch 64, forward, input and weight gradients (where the time goes)
+#                              batch 64, forward, input and weight gradients (where the time goes),
+#                              with the GEMM tiles chosen as usual, then forced to 64 and to 128
+#                              (the data for tuning gemm.ts's choice)
 # from the bundles in .dev/bench (node from .dev/nodewg, PyTorch from the host's python3). Each
 # bench has its own time cap and a failure never stops the next one. From the repository root:
 #
@@ -80,15 +82,15 @@ if [ "$SMALL" = 1 ]; then
   B1=2; B2=4
   # --target 0.66: the stop at the target is exercised too (92 % is out of reach at this size).
   FM_ARGS=(--widths 8,16,32 --limit-train 1024 --limit-test 512 --epochs 3 --batch 64 --target 0.66 --max-seconds 150 --torch-max-seconds 30)
-  CONV_ARGS=(--batch 1 --scale 0.25 --repeats 2 --warmup-ms 100 --layers "l1 3x3,l2 3x3/2")
+  CONV_ARGS=(--batch 1 --scale 0.25 --repeats 2 --warmup-ms 100 --layers "l1 3x3,l2 3x3/2" --tiles auto,128)
   CAP_GEMM=120; CAP_B1=400; CAP_B2=400; CAP_FM=400; CAP_CONV=120
 else
   GEMM_ARGS=(--n 4096 --reps 30 --rounds 5 --warmup-ms 500)
   R50_ARGS=(--model resnet50 --size 224 --steps 10 --warmup-ms 500 --max-seconds 15)
   B1=64; B2=128
   FM_ARGS=(--widths 32,64,128 --epochs 10 --batch 128 --max-seconds 110 --torch-max-seconds 25)
-  CONV_ARGS=(--batch 64 --scale 1 --repeats 3 --warmup-ms 300)
-  CAP_GEMM=50; CAP_B1=100; CAP_B2=125; CAP_FM=190; CAP_CONV=45
+  CONV_ARGS=(--batch 64 --scale 1 --repeats 3 --warmup-ms 200 --tiles auto,64,128)
+  CAP_GEMM=50; CAP_B1=100; CAP_B2=125; CAP_FM=190; CAP_CONV=75
 fi
 
 declare -a STATUS=()
