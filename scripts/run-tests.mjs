@@ -15,5 +15,7 @@ function collect(dir, out) {
 
 const filter = process.argv.slice(2);
 const files = collect('test', []).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)));
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// FOVEA_WEBGPU_CHECK_KEYS: every keyed WebGPU program is checked against its full source.
+const env = { ...process.env, FOVEA_WEBGPU_CHECK_KEYS: process.env.FOVEA_WEBGPU_CHECK_KEYS ?? '1' };
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

@@ -6,6 +6,7 @@ import { BindGroups, UNIFORM_ARENA_USAGE, type ProgramLayout } from './bind-grou
 import { KernelProfiler, type KernelProfile } from './profiler.js';
 import { packUniforms, programHead, programSource, uniformBytes, type Program } from './program.js';
 import type { WebGPUContext } from './device.js';
+import { envVar } from '../../platform.js';
 
 /** GPU storage: a pooled buffer (possibly larger than the tensor) and the tensor's own byte length. */
 export class WebGPUStorage implements Storage {
@@ -28,6 +29,9 @@ interface CompiledProgram {
   pipeline: GPUComputePipeline;
   layout: ProgramLayout;
 }
+
+/** FOVEA_WEBGPU_CHECK_KEYS=1: every keyed program's source is built and checked against its key (tests). */
+const CHECK_KEYS = envVar('FOVEA_WEBGPU_CHECK_KEYS') === '1';
 
 /** Dispatches recorded before the encoder is submitted: bounds the latency of a long forward pass. */
 const MAX_PENDING_DISPATCHES = 128;
@@ -58,6 +62,8 @@ export class WebGPUBackend implements Backend {
   readonly device: GPUDevice;
   private readonly pool: BufferPool;
   private readonly pipelines: PipelineNode = { shared: new Map(), programs: new Map() };
+  /** Pipelines of programs with a key (Program.key), by name and key. */
+  private readonly keyedPipelines = new Map<string, CompiledProgram>();
   private encoder: GPUCommandEncoder | null = null;
   /** The open compute pass: consecutive dispatches share one (a pass per dispatch costs about twice as much). */
   private pass: GPUComputePassEncoder | null = null;
@@ -291,6 +297,18 @@ export class WebGPUBackend implements Backend {
   }
 
   private pipeline(program: Program): CompiledProgram {
+    if (program.key === undefined) return this.pipelineFromSource(program);
+    const id = `${program.name}\n${program.key}`;
+    const known = this.keyedPipelines.get(id);
+    if (known && !CHECK_KEYS) return known;
+    const compiled = this.pipelineFromSource(program);
+    if (known && known !== compiled) throw new Error(`internal: webgpu program key '${program.name}' / '${program.key}' names two different WGSL sources`);
+    this.keyedPipelines.set(id, compiled);
+    return compiled;
+  }
+
+  /** The pipeline for a program's full source, compiled on first use. */
+  private pipelineFromSource(program: Program): CompiledProgram {
     // The shared blocks are walked by identity (their hashes are cached in the string objects),
     // then the rest of the source is looked up: long constant WGSL is not hashed per dispatch.
     let node = this.pipelines;

@@ -30,6 +30,14 @@ export interface Program {
   shared?: readonly string[];
   /** WGSL extensions the code needs (`enable <name>;` heads the source), e.g. 'subgroups'. */
   enables?: readonly string[];
+  /**
+   * With `name`, identifies the whole WGSL source (code, shared blocks, bindings, uniform names
+   * and types, enables): the backend then finds the compiled pipeline by `name` and `key` instead
+   * of building and hashing the source on every dispatch. It must differ wherever the source
+   * does ('' when the name alone tells the variants apart). FOVEA_WEBGPU_CHECK_KEYS=1 (on in the
+   * test suite) builds the source anyway and throws on a key that names two different sources.
+   */
+  key?: string;
 }
 
 /** The WGSL element type of a tensor dtype; float64 and uint8 have none in WGSL. */

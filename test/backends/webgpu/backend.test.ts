@@ -58,6 +58,24 @@ describe('webgpu backend', { skip: skipReason ?? false }, () => {
     }
   });
 
+  test('programs with a key reuse their pipeline; a key that names two sources is caught when keys are checked', { skip: process.env.FOVEA_WEBGPU_CHECK_KEYS === '1' ? false : 'FOVEA_WEBGPU_CHECK_KEYS is not 1 (scripts/run-tests.mjs sets it)' }, async () => {
+    setBackend('webgpu');
+    try {
+      const backend = getBackend('webgpu') as WebGPUBackend;
+      const x = tensor([1, 2, 3, 4]);
+      const out = backend.createStorage(16);
+      const program = (expr: string) => ({ name: 'keyed', key: 'k', inputs: [['X', 'f32']] as [string, 'f32'][], outputs: [['Y', 'f32']] as [string, 'f32'][], code: `@compute @workgroup_size(4) fn main(@builtin(local_invocation_index) i: u32) { Y[i] = ${expr}; }`, workgroups: [1] });
+      backend.run(program('X[i] * 2.0'), [x.storage as never], [out]);
+      backend.run(program('X[i] * 2.0'), [x.storage as never], [out]);
+      assert.throws(() => backend.run(program('X[i] * 3.0'), [x.storage as never], [out]), /key 'keyed' \/ 'k' names two different WGSL sources/);
+      await backend.sync();
+      backend.free(out);
+      x.dispose();
+    } finally {
+      setBackend('cpu');
+    }
+  });
+
   test('an upload takes a buffer no unsubmitted command uses, so it needs no submit of its own', async () => {
     setBackend('webgpu');
     try {

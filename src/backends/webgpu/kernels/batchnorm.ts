@@ -94,6 +94,7 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, inputs, attrs) => {
   b.run(
     {
       name: `batchNormTrain_${aff.bindings.length}${residual ? '_res' : ''}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
+      key: '',
       enables: red.enables,
       inputs: [['X', 'f32'], ...aff.bindings, ...(residual ? [['RES', 'f32'] as [string, WgslScalar]] : [])],
       outputs: [['Y', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ['VARU', 'f32']],
@@ -140,6 +141,7 @@ gpuKernel('batchNormInference', (b, [x, mean, variance, gamma, beta], attrs) => 
   b.run(
     {
       name: `batchNormInference_${aff.bindings.length}`,
+      key: '',
       inputs: [['X', 'f32'], ['MEAN', 'f32'], ['VAR', 'f32'], ...aff.bindings],
       outputs: [['Y', 'f32']],
       uniforms: [['total', 'u32', total], ['C', 'u32', c], ['s', 'u32', s], ['eps', 'f32', attrs.eps as number]],
@@ -180,6 +182,7 @@ gpuKernel('batchNormBackward', (b, inputs, attrs) => {
   b.run(
     {
       name: `batchNormBackward_${aff.bindings.length}${dres ? '_res' : ''}${act ? `_${act}` : ''}${sg ? '_sg' : ''}`,
+      key: '',
       enables: red.enables,
       inputs: [['DY', 'f32'], ['X', 'f32'], ['MEAN', 'f32'], ['INVSTD', 'f32'], ...aff.bindings, ...(act ? [['YACT', 'f32'] as [string, WgslScalar]] : [])],
       outputs: [['DX', 'f32'], ['DGAMMA', 'f32'], ['DBETA', 'f32'], ...(dres ? [['DRES', 'f32'] as [string, WgslScalar]] : [])],
@@ -219,6 +222,7 @@ gpuKernel('batchNormRunningUpdate', (b, [runningMean, runningVar, mean, varUnbia
   b.run(
     {
       name: `batchNormRunningUpdate${count ? '_count' : ''}`,
+      key: '',
       inputs: [['MEAN', 'f32'], ['VAR', 'f32']],
       outputs: [['RM', 'f32'], ['RV', 'f32'], ...(count ? [['COUNT', 'i32'] as const] : [])],
       uniforms: [['C', 'u32', c], ['keep', 'f32', 1 - m], ['m', 'f32', m]],

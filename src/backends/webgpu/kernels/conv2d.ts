@@ -36,6 +36,9 @@ function geometryUniforms(g: Geometry): [string, WgslScalar, number][] {
   ];
 }
 
+/** The window's part of a program key (Program.key): what windowConstants bakes in. */
+const windowKey = (g: Geometry, p: Conv2dParams): string => `${g.kh}x${g.kw}s${p.stride}p${p.padding}d${p.dilation}`;
+
 /**
  * The kernel window (size, stride, padding, dilation) as WGSL constants rather than uniforms:
  * the divisions by the tap counts compile to multiplies and shifts, and stride-1 code folds.
@@ -114,6 +117,7 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
   const ep = epilogue(attrs, inputs);
   const uniforms = geometryUniforms(g);
   const window = windowConstants(g, p);
+  const key = `${x.dtype},${w.dtype},${windowKey(g, p)}`;
   const io = {
     inputs: [xIn.binding, wIn.binding, ...ep.bindings] as [string, WgslScalar][],
     outputs: [['Y', 'f32']] as [string, WgslScalar][],
@@ -126,6 +130,7 @@ gpuKernel('conv2d', (b, inputs, attrs) => {
     b.run(
       {
         name: `depthwise_conv2d${half}_${ep.key}`,
+        key,
         ...io,
         shared: ep.shared,
         uniforms: [['total', 'u32', total], ...uniforms],
@@ -187,6 +192,7 @@ fn loadB(group: u32, k: u32, col: ColB) -> f32 {
   b.run(
     gemmProgram({
       name: `conv2d${pointwise ? '_pointwise' : ''}${half}_${ep.key}`,
+      key,
       ...io,
       shared: ep.shared,
       uniforms,
@@ -229,11 +235,13 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
   const wIn = operand('WT', w.dtype, 'conv2dBackwardInput');
   const half = halfSuffix(w.dtype);
   const window = windowConstants(g, p);
+  const key = `${dy.dtype},${w.dtype},${windowKey(g, p)}`;
   if (isDepthwise(g)) {
     const total = g.n * g.c * g.h * g.w;
     b.run(
       {
         name: `depthwise_conv2dBackwardInput${half}`,
+        key,
         inputs: [dyIn.binding, wIn.binding],
         outputs: [['DX', 'f32']],
         uniforms: [['total', 'u32', total], ...geometryUniforms(g)],
@@ -270,7 +278,7 @@ gpuKernel('conv2dBackwardInput', (b, [dy, w], attrs) => {
     return [out];
   }
   if (p.stride[0] !== 1 || p.stride[1] !== 1) {
-    stridedBackwardInput(b, g, p, dyIn, wIn, [storageOf(dy), storageOf(w)], out.storage, half);
+    stridedBackwardInput(b, g, p, dyIn, wIn, [storageOf(dy), storageOf(w)], out.storage, half, key);
     return [out];
   }
   const pointwise = isPointwise(g, p);
@@ -303,6 +311,7 @@ fn loadB(group: u32, k: u32, col: ColB) -> f32 {
   b.run(
     gemmProgram({
       name: `conv2dBackwardInput${pointwise ? '_pointwise' : ''}${half}`,
+      key,
       inputs: [dyIn.binding, wIn.binding],
       outputs: [['DX', 'f32']],
       uniforms: geometryUniforms(g),
@@ -385,6 +394,7 @@ function stridedBackwardInput(
   inputs: WebGPUStorage[],
   out: WebGPUStorage,
   half: string,
+  key: string,
 ): void {
   for (let rh = 0; rh < p.stride[0]; rh++) {
     for (let rw = 0; rw < p.stride[1]; rw++) {
@@ -398,6 +408,7 @@ const OFF_H = ${th.offset}i; const OFF_W = ${tw.offset}i; const OFF_STEP_H = ${t
       b.run(
         gemmProgram({
           name: `conv2dBackwardInput_strided${half}`,
+          key: `${key},${rh},${rw}`,
           inputs: [dyIn.binding, wIn.binding],
           outputs: [['DX', 'f32']],
           uniforms: [...geometryUniforms(g), ['Hp', 'u32', th.positions], ['Wp', 'u32', tw.positions]],
@@ -459,12 +470,14 @@ gpuKernel('conv2dBackwardWeight', (b, [x, dy], attrs) => {
   const dyIn = operand('DY', dy.dtype, 'conv2dBackwardWeight');
   const half = halfSuffix(x.dtype);
   const window = windowConstants(g, p);
+  const key = `${x.dtype},${dy.dtype},${windowKey(g, p)}`;
   if (isDepthwise(g)) {
     // A workgroup per weight element, reducing its products over (n, oh, ow) in workgroup memory.
     const weights = g.o * g.kh * g.kw;
     b.run(
       {
         name: `depthwise_conv2dBackwardWeight${half}`,
+        key,
         inputs: [xIn.binding, dyIn.binding],
         outputs: [['DW', 'f32']],
         uniforms: [['weights', 'u32', weights], ['count', 'u32', g.n * g.outH * g.outW], ...geometryUniforms(g)],
@@ -539,6 +552,7 @@ fn loadB(group: u32, k: KB, col: ColB) -> f32 {
   b.run(
     gemmProgram({
       name: `conv2dBackwardWeight${pointwise ? '_pointwise' : ''}${half}`,
+      key,
       inputs: [xIn.binding, dyIn.binding],
       outputs: [['DW', 'f32']],
       uniforms: [...geometryUniforms(g), ['weightSize', 'u32', g.o * N]],

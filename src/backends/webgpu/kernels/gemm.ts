@@ -53,6 +53,8 @@ export interface GemmSpec {
   layoutB?: 'n' | 'k';
   /** Constant WGSL blocks the code uses (see Program.shared), e.g. the math library. */
   shared?: readonly string[];
+  /** Program.key of the product without the GEMM's own variants (tile, layouts, hooks), which are added. */
+  key?: string;
   /** The hooks `code` defines; the others default to passing the index through as a u32. */
   hooks?: readonly GemmHook[];
   /**
@@ -100,14 +102,17 @@ export function gemmProgram(g: GemmSpec): Program {
   const kPerSplit = Math.ceil(g.K / splits / TILE_K) * TILE_K;
   const defined = new Set(g.hooks ?? []);
   const defaults = (Object.keys(HOOK_DEFAULTS) as GemmHook[]).filter((h) => !defined.has(h)).map((h) => HOOK_DEFAULTS[h]);
+  const layoutA = g.layoutA ?? 'k';
+  const layoutB = g.layoutB ?? 'n';
   return {
     name: g.name,
+    key: g.key === undefined ? undefined : `${g.key}|${tile}${layoutA}${layoutB}|${[...defined].join()}`,
     inputs: g.inputs,
     outputs: g.outputs,
     uniforms: [['M', 'u32', g.M], ['N', 'u32', g.N], ['K', 'u32', g.K], ['splits', 'u32', splits], ['kPerSplit', 'u32', kPerSplit], ...g.uniforms],
     code: `var<private> split: u32;
 ${g.code}`,
-    shared: [...(g.shared ?? []), ...defaults, tiledMain(tile, g.layoutA ?? 'k', g.layoutB ?? 'n')],
+    shared: [...(g.shared ?? []), ...defaults, tiledMain(tile, layoutA, layoutB)],
     workgroups: [Math.ceil(g.N / tile), Math.ceil(g.M / tile), g.batch * splits],
   };
 }

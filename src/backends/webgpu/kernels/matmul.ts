@@ -13,6 +13,7 @@ gpuKernel('matmul', (b, [a, c], attrs) => {
   b.run(
     gemmProgram({
       name: `matmul_${transA ? 't' : 'n'}${transB ? 't' : 'n'}${halfSuffix(a.dtype, c.dtype)}`,
+      key: `${a.dtype},${c.dtype}`,
       inputs: [aIn.binding, bIn.binding],
       outputs: [['Y', 'f32']],
       uniforms: [['bStride', 'u32', bBatchStride]],

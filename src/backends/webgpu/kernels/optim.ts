@@ -37,6 +37,8 @@ function runUpdate(
   b.run(
     {
       name: `${name}${vec4 ? '_vec4' : ''}`,
+      // The name tells every variant of the update apart (its options select the WGSL).
+      key: '',
       inputs: inputs.map(([binding]) => [binding, element]),
       outputs: [...inPlace.map(([binding]): [string, WgslElement] => [binding, element]), ...fresh.map((binding): [string, WgslElement] => [binding, element])],
       uniforms: [['n', 'u32', count], ...uniforms],
