@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { Rng, listKernels } from '../../../src/index.js';
 import type { Conv2dParams, Pool2dParams } from '../../../src/backends/cpu/kernels/types.js';
 import { compareKernel, intInput, randomInput, skipReason, type Input } from './helpers.js';
+import { forceBatchNormChunks } from '../../../src/backends/webgpu/kernels/batchnorm.js';
 import assert from 'node:assert/strict';
 
 const rng = new Rng(2026);
@@ -230,29 +231,39 @@ describe('webgpu kernels vs cpu', { skip: skipReason ?? false }, () => {
     }
   });
 
-  test('batch norm: train, inference, backward', async () => {
-    for (const shape of [[2, 3, 5, 7], [1, 4, 3, 3], [8, 5], [3, 2, 33, 17]]) {
-      const c = shape[1];
-      const x = randomInput(shape, rng, -2, 3);
-      const gamma = randomInput([c], rng, 0.5, 1.5);
-      const beta = randomInput([c], rng);
-      await compareKernel('batchNormTrain', [x, gamma, beta], { eps: 1e-5 }, 1e-5, `batchNormTrain ${shape}`);
-      await compareKernel('batchNormTrain', [x], { eps: 1e-3 }, 1e-5, `batchNormTrain no affine ${shape}`);
-      await compareKernel('batchNormInference', [x, randomInput([c], rng), positive([c]), gamma, beta], { eps: 1e-5 }, 1e-5, `batchNormInference ${shape}`);
-      const mean = randomInput([c], rng, -0.1, 0.1);
-      const invStd = positive([c]);
-      await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma], {}, 1e-5, `batchNormBackward ${shape}`);
-      await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd], {}, 1e-5, `batchNormBackward no gamma ${shape}`);
-      for (const activation of ['relu', 'relu6'] as const) {
-        await compareKernel('batchNormTrain', [x, gamma, randomInput([c], rng, 0, 8)], { eps: 1e-5, activation }, 1e-5, `batchNormTrain+${activation} ${shape}`);
-        const activated = randomInput(shape, rng, -1, 7);
-        await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma, activated], { activation }, 1e-5, `batchNormBackward+${activation} ${shape}`);
-        await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, activated], { activation }, 1e-5, `batchNormBackward+${activation} no gamma ${shape}`);
-        await compareKernel('batchNormTrain', [x, gamma, beta, randomInput(shape, rng, -3, 3)], { eps: 1e-5, activation, hasResidual: true }, 1e-5, `batchNormTrain+residual+${activation} ${shape}`);
-        await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma, activated], { activation, hasResidual: true }, 1e-5, `batchNormBackward+residual+${activation} ${shape}`);
+  // Training batch norm with each channel cut into chunks (a workgroup each, merged by a second
+  // kernel), as large activations with few channels get them: forced, since these shapes are small.
+  for (const chunks of [null, 3, 7] as const) {
+    test(`batch norm: train, inference, backward${chunks ? ` (${chunks} workgroups per channel)` : ''}`, async () => {
+      forceBatchNormChunks(chunks);
+      try {
+        // [2, 4, 64, 64] takes the chunked path unforced too (8,192 elements a channel, 4 channels).
+        for (const shape of [[2, 3, 5, 7], [1, 4, 3, 3], [8, 5], [3, 2, 33, 17], [2, 4, 64, 64]]) {
+          const c = shape[1];
+          const x = randomInput(shape, rng, -2, 3);
+          const gamma = randomInput([c], rng, 0.5, 1.5);
+          const beta = randomInput([c], rng);
+          await compareKernel('batchNormTrain', [x, gamma, beta], { eps: 1e-5 }, 1e-5, `batchNormTrain ${shape}`);
+          await compareKernel('batchNormTrain', [x], { eps: 1e-3 }, 1e-5, `batchNormTrain no affine ${shape}`);
+          await compareKernel('batchNormInference', [x, randomInput([c], rng), positive([c]), gamma, beta], { eps: 1e-5 }, 1e-5, `batchNormInference ${shape}`);
+          const mean = randomInput([c], rng, -0.1, 0.1);
+          const invStd = positive([c]);
+          await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma], {}, 1e-5, `batchNormBackward ${shape}`);
+          await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd], {}, 1e-5, `batchNormBackward no gamma ${shape}`);
+          for (const activation of ['relu', 'relu6'] as const) {
+            await compareKernel('batchNormTrain', [x, gamma, randomInput([c], rng, 0, 8)], { eps: 1e-5, activation }, 1e-5, `batchNormTrain+${activation} ${shape}`);
+            const activated = randomInput(shape, rng, -1, 7);
+            await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma, activated], { activation }, 1e-5, `batchNormBackward+${activation} ${shape}`);
+            await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, activated], { activation }, 1e-5, `batchNormBackward+${activation} no gamma ${shape}`);
+            await compareKernel('batchNormTrain', [x, gamma, beta, randomInput(shape, rng, -3, 3)], { eps: 1e-5, activation, hasResidual: true }, 1e-5, `batchNormTrain+residual+${activation} ${shape}`);
+            await compareKernel('batchNormBackward', [randomInput(shape, rng), x, mean, invStd, gamma, activated], { activation, hasResidual: true }, 1e-5, `batchNormBackward+residual+${activation} ${shape}`);
+          }
+          await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c])], { momentum: 0.1 }, 1e-6, `batchNormRunningUpdate ${shape}`);
+          await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c]), { values: Int32Array.of(41), shape: [] }], { momentum: 0.3 }, 1e-6, `batchNormRunningUpdate with count ${shape}`);
+        }
+      } finally {
+        forceBatchNormChunks(null);
       }
-      await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c])], { momentum: 0.1 }, 1e-6, `batchNormRunningUpdate ${shape}`);
-      await compareKernel('batchNormRunningUpdate', [randomInput([c], rng), positive([c]), mean, positive([c]), { values: Int32Array.of(41), shape: [] }], { momentum: 0.3 }, 1e-6, `batchNormRunningUpdate with count ${shape}`);
-    }
-  });
+    });
+  }
 });
