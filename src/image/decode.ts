@@ -7,6 +7,7 @@
 import decodeJpegWasm, { init as initJpegWasm } from '@jsquash/jpeg/decode.js';
 import { decode as decodePngWasm, init as initPngWasm } from '@jsquash/png/decode.js';
 import { envVar, isNode, nodeBuiltin } from '../platform.js';
+import { moduleFile, resolutionBases, resolveFrom, SearchList } from '../asset-files.js';
 import { rgbImage, type RgbImage } from './image.js';
 
 export type ImageFormat = 'jpeg' | 'png';
@@ -37,32 +38,8 @@ export interface CodecWasm {
 export const JPEG_WASM: CodecWasm = { format: 'jpeg', pkg: '@jsquash/jpeg', file: 'codec/dec/mozjpeg_dec.wasm' };
 export const PNG_WASM: CodecWasm = { format: 'png', pkg: '@jsquash/png', file: 'codec/pkg/squoosh_png_bg.wasm' };
 
-type NodeFs = { existsSync(path: string): boolean };
 type NodeFsPromises = { readFile(path: string): Promise<Uint8Array> };
 type NodePath = { join(...parts: string[]): string; dirname(path: string): string; basename(path: string): string };
-type NodeUrl = { fileURLToPath(url: URL | string): string };
-type NodeModule = { createRequire(from: string): { resolve(id: string): string } };
-
-/**
- * This file's own path (the bundle's, once bundled), or null where neither ESM nor CJS says:
- * a CommonJS bundle has an empty import.meta (esbuild makes it `{}`) but has __filename.
- */
-function ownFile(url: NodeUrl): string | null {
-  let meta: URL | null = null;
-  try {
-    meta = new URL(import.meta.url);
-  } catch {
-    // empty import.meta.url
-  }
-  if (meta?.protocol === 'file:') return url.fileURLToPath(meta);
-  return typeof __filename === 'string' ? __filename : null;
-}
-
-/** One place looked at: the file and how it came up, or (path null) a resolution that found nothing, and why. */
-export interface CodecWasmCandidate {
-  path: string | null;
-  where: string;
-}
 
 /**
  * Where Node looks for a codec's .wasm, in order: $FOVEA_WASM_DIR (when it holds the file: it
@@ -72,52 +49,36 @@ export interface CodecWasmCandidate {
  * from either (its own node_modules, when npm did not hoist the codec). Computed only when a
  * decoder first starts.
  */
-export function codecWasmSearchPaths(codec: CodecWasm): CodecWasmCandidate[] {
+export function codecWasmSearchPaths(codec: CodecWasm): SearchList {
   const path = nodeBuiltin<NodePath>('node:path')!;
-  const url = nodeBuiltin<NodeUrl>('node:url')!;
-  const mod = nodeBuiltin<NodeModule>('node:module')!;
   const name = path.basename(codec.file);
   const specifier = `${codec.pkg}/${codec.file}`;
-  const out: CodecWasmCandidate[] = [];
-  const add = (p: string | null, where: string): void => {
-    if (p === null || !out.some((c) => c.path === p)) out.push({ path: p, where });
-  };
-  const resolve = (from: string, id: string): string | null => {
-    try {
-      return mod.createRequire(from).resolve(id);
-    } catch {
-      return null;
-    }
-  };
+  const list = new SearchList();
   const dir = envVar('FOVEA_WASM_DIR');
-  if (dir) add(path.join(dir, name), 'FOVEA_WASM_DIR');
-  const own = ownFile(url);
-  if (own) add(path.join(path.dirname(own), name), 'next to the bundle');
-  const cwd = (globalThis as { process?: { cwd(): string } }).process!.cwd();
-  const froms: [string, string][] = [[path.join(cwd, 'noop.js'), `the working directory ${cwd}`]];
-  if (own) froms.unshift([own, path.dirname(own)]);
-  for (const [from, label] of froms) {
-    const p = resolve(from, specifier);
-    add(p, p ? `resolved from ${label}` : `${specifier} from ${label}: not installed there or above`);
+  if (dir) list.add(path.join(dir, name), 'FOVEA_WASM_DIR');
+  const own = moduleFile(import.meta.url);
+  if (own) list.add(path.join(path.dirname(own), name), 'next to the bundle');
+  const bases = resolutionBases(own);
+  for (const [from, label] of bases) {
+    const p = resolveFrom(from, specifier);
+    list.add(p, p ? `resolved from ${label}` : `${specifier} from ${label}: not installed there or above`);
   }
-  for (const [from, label] of froms) {
-    const fovea = resolve(from, 'fovea');
-    const p = fovea && resolve(fovea, specifier);
-    add(p, p ? 'resolved from the fovea package' : fovea ? `${specifier} from the fovea package at ${fovea}: not installed` : `the fovea package from ${label}: not installed there or above`);
+  for (const [from, label] of bases) {
+    const fovea = resolveFrom(from, 'fovea');
+    const p = fovea && resolveFrom(fovea, specifier);
+    list.add(p, p ? 'resolved from the fovea package' : fovea ? `${specifier} from the fovea package at ${fovea}: not installed` : `the fovea package from ${label}: not installed there or above`);
   }
-  return out;
+  return list;
 }
 
 /** The first of codecWasmSearchPaths() that exists, or an error naming every place and the remedies. */
 export function findCodecWasm(codec: CodecWasm): string {
-  const fs = nodeBuiltin<NodeFs>('node:fs')!;
   const tried = codecWasmSearchPaths(codec);
-  const found = tried.find((c) => c.path !== null && fs.existsSync(c.path));
-  if (found) return found.path!;
+  const found = tried.find();
+  if (found) return found;
   const name = codec.file.split('/').pop()!;
-  const list = tried.map((c) => `\n  ${c.path === null ? c.where : `${c.path} (${c.where})`}`).join('');
   throw new Error(
-    `fovea: cannot decode ${codec.format.toUpperCase()} images: the ${codec.pkg} decoder's WebAssembly file ${name} was not found; looked in:${list}\n` +
+    `fovea: cannot decode ${codec.format.toUpperCase()} images: the ${codec.pkg} decoder's WebAssembly file ${name} was not found; looked in:${tried.describe()}\n` +
       `To fix: copy node_modules/${codec.pkg}/${codec.file} next to your bundle, set FOVEA_WASM_DIR to a folder that holds it, ` +
       `or install fovea (or ${codec.pkg}, the version that was bundled) in node_modules of the bundle's folder or of the working directory.`,
   );

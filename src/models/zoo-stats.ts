@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { installedFovea, moduleFile, resolutionBases, SearchList } from '../asset-files.js';
 import { createModel, listModels, modelInfo } from './registry.js';
 import { summarize } from './summary.js';
 
@@ -14,21 +13,6 @@ export interface ZooStatsEntry {
 
 export type ZooStats = Record<string, ZooStatsEntry>;
 
-/**
- * This module's own path (the bundle's, once bundled), or null where neither ESM nor CJS says:
- * a CommonJS bundle has an empty import.meta (esbuild makes it `{}`) but has __filename.
- */
-function ownFile(): string | null {
-  let meta: URL | null = null;
-  try {
-    meta = new URL(import.meta.url);
-  } catch {
-    // empty import.meta.url
-  }
-  if (meta?.protocol === 'file:') return fileURLToPath(meta);
-  return typeof __filename === 'string' ? __filename : null;
-}
-
 const NAME = 'zoo-stats.json';
 
 /**
@@ -37,27 +21,7 @@ const NAME = 'zoo-stats.json';
  * arithmetic on this module's file, so that loading never throws; inside a bundle it names no
  * real file, and readZooStats() looks further (zooStatsSearchPaths).
  */
-export const ZOO_STATS_FILE = join(dirname(ownFile() ?? join(process.cwd(), 'src', 'models', 'noop.js')), '..', '..', 'src', 'models', NAME);
-
-/** The root of the `fovea` package that Node resolves from `from` (a file path), or null. */
-function installedPackage(from: string): string | null {
-  let dir: string;
-  try {
-    dir = dirname(createRequire(from).resolve('fovea'));
-  } catch {
-    return null; // not installed there (or no built entry point)
-  }
-  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (!existsSync(pkg)) continue;
-    try {
-      return (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'fovea' ? dir : null;
-    } catch {
-      return null;
-    }
-  }
-  return null;
-}
+export const ZOO_STATS_FILE = join(dirname(moduleFile(import.meta.url) ?? join(process.cwd(), 'src', 'models', 'noop.js')), '..', '..', 'src', 'models', NAME);
 
 /**
  * Where readZooStats() looks for the table, in order: beside the sources (ZOO_STATS_FILE), next
@@ -66,18 +30,15 @@ function installedPackage(from: string): string | null {
  * it came from]. Computed when the table is read, not when this module loads.
  */
 export function zooStatsSearchPaths(): [string, string][] {
-  const out: [string, string][] = [];
-  const add = (p: string, why: string): void => {
-    if (!out.some(([q]) => q === p)) out.push([p, why]);
-  };
-  add(ZOO_STATS_FILE, 'beside the sources');
-  const own = ownFile();
-  if (own) add(join(dirname(own), NAME), 'next to the bundle');
-  for (const from of [own, join(process.cwd(), 'noop.js')]) {
-    const pkg = from ? installedPackage(from) : null;
-    if (pkg) add(join(pkg, 'src', 'models', NAME), 'installed fovea package');
+  const list = new SearchList();
+  list.add(ZOO_STATS_FILE, 'beside the sources');
+  const own = moduleFile(import.meta.url);
+  if (own) list.add(join(dirname(own), NAME), 'next to the bundle');
+  for (const [from] of resolutionBases(own)) {
+    const pkg = installedFovea(from);
+    if (pkg) list.add(join(pkg, 'src', 'models', NAME), 'installed fovea package');
   }
-  return out;
+  return list.candidates.map((c) => [c.path!, c.where]);
 }
 
 /**

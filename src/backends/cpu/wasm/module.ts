@@ -3,6 +3,7 @@ import { WasmHeap } from './heap.js';
 import { CONTROL_BYTES, CONTROL_OFFSET } from './thread-pool.js';
 import { useWasmHeap } from '../array-pool.js';
 import { canShareMemory, envVar, isNode, nodeBuiltin } from '../../../platform.js';
+import { installedFovea, moduleFile, resolutionBases, SearchList } from '../../../asset-files.js';
 
 /** The raw exports of the kernel module (see assembly/). Addresses are byte offsets. */
 export interface KernelExports {
@@ -116,35 +117,6 @@ function instantiate(bytes: Uint8Array, variant: WasmVariant): WasmKernels {
 type NodeFs = { existsSync(path: string): boolean; readFileSync(path: string): Uint8Array };
 type NodePath = { join(...parts: string[]): string; dirname(path: string): string };
 type NodeUrl = { fileURLToPath(url: URL | string): string };
-type NodeModule = { createRequire(from: string | URL): { resolve(id: string): string } };
-
-/** This file's own path (the bundle's, once bundled), or null where neither ESM nor CJS says. */
-function ownFile(url: NodeUrl): string | null {
-  const meta = near(() => new URL(import.meta.url));
-  if (meta?.protocol === 'file:') return url.fileURLToPath(meta);
-  return typeof __filename === 'string' ? __filename : null;
-}
-
-/** The root of the `fovea` package that Node resolves from `from` (a file path), or null. */
-function installedPackage(from: string, fs: NodeFs, path: NodePath): string | null {
-  const mod = nodeBuiltin<NodeModule>('node:module');
-  let entry: string;
-  try {
-    entry = mod!.createRequire(from).resolve('fovea');
-  } catch {
-    return null; // not installed there (or no built entry point)
-  }
-  for (let dir = path.dirname(entry), up = 0; up < 4; up++, dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (!fs.existsSync(pkg)) continue;
-    try {
-      return (JSON.parse(new TextDecoder().decode(fs.readFileSync(pkg))) as { name?: string }).name === 'fovea' ? dir : null;
-    } catch {
-      return null;
-    }
-  }
-  return null;
-}
 
 /**
  * Where Node looks for a build, in order: $FOVEA_WASM_DIR alone when it is set (an explicit
@@ -154,27 +126,23 @@ function installedPackage(from: string, fs: NodeFs, path: NodePath): string | nu
  * under the working directory. Each entry is [path, where it came from].
  */
 export function wasmSearchPaths(variant: WasmVariant): [string, string][] {
-  const fs = nodeBuiltin<NodeFs>('node:fs')!;
   const path = nodeBuiltin<NodePath>('node:path')!;
   const url = nodeBuiltin<NodeUrl>('node:url')!;
   const name = wasmFileName(variant);
   const dir = envVar('FOVEA_WASM_DIR');
   if (dir) return [[path.join(dir, name), 'FOVEA_WASM_DIR']];
-  const out: [string, string][] = [];
-  const add = (p: string, why: string): void => {
-    if (!out.some(([q]) => q === p)) out.push([p, why]);
-  };
+  const list = new SearchList();
   const file = fileFor(variant);
-  if (file?.protocol === 'file:') add(url.fileURLToPath(file), 'beside the sources');
-  const own = ownFile(url);
-  if (own) add(path.join(path.dirname(own), name), 'next to the bundle');
-  const cwd = (globalThis as { process?: { cwd(): string } }).process!.cwd();
-  for (const from of [own, path.join(cwd, 'noop.js')]) {
-    const pkg = from ? installedPackage(from, fs, path) : null;
-    if (pkg) add(path.join(pkg, 'build', name), 'installed fovea package');
+  if (file?.protocol === 'file:') list.add(url.fileURLToPath(file), 'beside the sources');
+  const own = moduleFile(import.meta.url);
+  if (own) list.add(path.join(path.dirname(own), name), 'next to the bundle');
+  for (const [from] of resolutionBases(own)) {
+    const pkg = installedFovea(from);
+    if (pkg) list.add(path.join(pkg, 'build', name), 'installed fovea package');
   }
-  add(path.join(cwd, 'build', name), 'working directory');
-  return out;
+  const cwd = (globalThis as { process?: { cwd(): string } }).process!.cwd();
+  list.add(path.join(cwd, 'build', name), 'working directory');
+  return list.candidates.map((c) => [c.path!, c.where]);
 }
 
 /** The kernel build is nowhere to be found (as opposed to a runtime without WebAssembly SIMD). */
