@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU-host half of bench/gpu/run-h100.sh: runs, one after the other, in about 9 minutes,
+# The GPU-host half of bench/gpu/run-h100.sh: runs, one after the other, in about 9.5 minutes,
 #   1. bench/webgpu-gemm.ts    GEMM 4096^3, float32 and float16 operands, vs the H100's fp32 peak
 #                              (67 TFLOP/s) and torch.mm (fp32 TF32 off, TF32, fp16, bf16)
 #   2. bench/webgpu-models.ts  ResNet-50 at 224, batch 64, then batch 128 (one process each):
@@ -12,6 +12,9 @@
 #                              batch 64, forward, input and weight gradients (where the time goes),
 #                              with the GEMM tiles chosen as usual, then forced to 64 and to 128
 #                              (the data for tuning gemm.ts's choice)
+#   5. the same, automatic tiles only, with Dawn's vulkan_use_buffer_robust_access_2 toggle
+#                              (FOVEA_DAWN_ENABLE): hardware bounds checks instead of Tint's
+#                              per-access index clamping; compare with 4's first table
 # from the bundles in .dev/bench (node from .dev/nodewg, PyTorch from the host's python3). Each
 # bench has its own time cap and a failure never stops the next one. From the repository root:
 #
@@ -24,14 +27,14 @@
 # Local dry run without a GPU (Mesa lavapipe, toy sizes, a python3 with torch):
 #   XDG_RUNTIME_DIR=/tmp/xdg FOVEA_BENCH_SMALL=1 PYTHON=/usr/bin/python3 bash bench/gpu/on-host.sh
 # Knobs: OUT, PYTHON (default python3), NODE (default node), FOVEA_BENCH_SMALL=1, FOVEA_BENCH_ONLY
-# (space-separated subset of: gemm r50-b64 r50-b128 fmnist conv-layers).
+# (space-separated subset of: gemm r50-b64 r50-b128 fmnist conv-layers conv-robust2).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT=${OUT:-.dev/out}
 PYTHON=${PYTHON:-python3}
 NODE=${NODE:-node}
 SMALL=${FOVEA_BENCH_SMALL:-0}
-ONLY=${FOVEA_BENCH_ONLY:-gemm r50-b64 r50-b128 fmnist conv-layers}
+ONLY=${FOVEA_BENCH_ONLY:-gemm r50-b64 r50-b128 fmnist conv-layers conv-robust2}
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/fovea-gpu.XXXXXX)
 LOG="$OUT/run.log"
@@ -83,14 +86,14 @@ if [ "$SMALL" = 1 ]; then
   # --target 0.66: the stop at the target is exercised too (92 % is out of reach at this size).
   FM_ARGS=(--widths 8,16,32 --limit-train 1024 --limit-test 512 --epochs 3 --batch 64 --target 0.66 --max-seconds 150 --torch-max-seconds 30)
   CONV_ARGS=(--batch 1 --scale 0.25 --repeats 2 --warmup-ms 100 --layers "l1 3x3,l2 3x3/2" --tiles auto,128)
-  CAP_GEMM=120; CAP_B1=400; CAP_B2=400; CAP_FM=400; CAP_CONV=120
+  CAP_GEMM=120; CAP_B1=400; CAP_B2=400; CAP_FM=400; CAP_CONV=120; CAP_ROBUST=60
 else
   GEMM_ARGS=(--n 4096 --reps 30 --rounds 5 --warmup-ms 500)
   R50_ARGS=(--model resnet50 --size 224 --steps 10 --warmup-ms 500 --max-seconds 15)
   B1=64; B2=128
   FM_ARGS=(--widths 32,64,128 --epochs 10 --batch 128 --max-seconds 110 --torch-max-seconds 25)
   CONV_ARGS=(--batch 64 --scale 1 --repeats 3 --warmup-ms 200 --tiles auto,64,128)
-  CAP_GEMM=50; CAP_B1=100; CAP_B2=125; CAP_FM=190; CAP_CONV=75
+  CAP_GEMM=50; CAP_B1=100; CAP_B2=125; CAP_FM=190; CAP_CONV=60; CAP_ROBUST=25
 fi
 
 declare -a STATUS=()
@@ -121,6 +124,7 @@ run_bench r50-b64 "$CAP_B1" .dev/bench/webgpu-models.mjs "${R50_ARGS[@]}" --batc
 run_bench r50-b128 "$CAP_B2" .dev/bench/webgpu-models.mjs "${R50_ARGS[@]}" --batch "$B2" --precision float32,float16 --gemm 0 --budget-seconds $((CAP_B2 - 40)) --python "$PYTHON" --json "$WORK/r50-b128.json"
 run_bench fmnist "$CAP_FM" .dev/bench/webgpu-fmnist.mjs "${FM_ARGS[@]}" --data "$DATA" --torch-modes fp32,tf32,bf16 --python "$PYTHON" --json "$WORK/fmnist.json"
 run_bench conv-layers "$CAP_CONV" .dev/bench/webgpu-conv-layers.mjs "${CONV_ARGS[@]}" --json "$WORK/conv-layers.json"
+FOVEA_DAWN_ENABLE=vulkan_use_buffer_robust_access_2 run_bench conv-robust2 "$CAP_ROBUST" .dev/bench/webgpu-conv-layers.mjs "${CONV_ARGS[@]}" --tiles auto --json "$WORK/conv-robust2.json"
 
 { echo "gpu (after):"; gpu_state; } >> "$OUT/env.txt" 2>&1
 {

@@ -52,7 +52,10 @@ async function nodeGpu(): Promise<GPU> {
   Object.assign(globalThis, mod.globals);
   // Dawn hides 'shader-f16' on NVIDIA's Vulkan driver unless asked for it, and rounds timestamp
   // queries to 65.5 µs unless quantization is off (longer than many kernels on a fast GPU).
-  return mod.create(['enable-dawn-features=vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization']);
+  // FOVEA_DAWN_ENABLE adds Dawn toggles (comma-separated names), for measuring their effect.
+  const extra = envVar('FOVEA_DAWN_ENABLE');
+  const enable = ['vulkan_enable_f16_on_nvidia', ...(extra ? extra.split(',').map((t) => t.trim()).filter(Boolean) : [])];
+  return mod.create([`enable-dawn-features=${enable.join(',')}`, 'disable-dawn-features=timestamp_quantization']);
 }
 
 function describe(adapter: GPUAdapter): string {
