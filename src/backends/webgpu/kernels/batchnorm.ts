@@ -114,6 +114,35 @@ function affineInputs(gamma: KernelTensor | undefined, beta: KernelTensor | unde
   };
 }
 
+/**
+ * WGSL ending the training forward once the channel's mean m and centred sum of squares m2 are
+ * known: the statistics (written where `writer` holds), then y over the elements e0..e1.
+ */
+function normalizeTail(writer: string, aff: ReturnType<typeof affineInputs>, act: 'relu' | 'relu6' | null, residual: boolean, e0?: string, e1?: string): string {
+  return `let inv = 1.0 / sqrt(m2 / f32(P.count) + P.eps);
+  if (${writer}) {
+    MEAN[ch] = m;
+    INVSTD[ch] = inv;
+    var nanBits = 0x7fc00000u;
+    VARU[ch] = select(bitcast<f32>(nanBits), m2 / f32(P.count - 1u), P.count > 1u);
+  }
+  let scale = ${aff.gamma} * inv;
+  let shift = ${aff.beta};
+  ${channelLoop(`Y[k] = ${activate(act, `(X[k] - m) * scale + shift${residual ? ' + RES[k]' : ''}`)};`, e0, e1)}`;
+}
+
+/**
+ * WGSL ending the backward once the channel's sums totalDy and totalDyXc are known: dbeta and
+ * dgamma (written where `writer` holds), then dx (and the residual's gradient) over e0..e1.
+ */
+function backwardTail(writer: string, aff: ReturnType<typeof affineInputs>, dres: boolean, e0?: string, e1?: string): string {
+  return `if (${writer}) { DBETA[ch] = totalDy; DGAMMA[ch] = totalDyXc * inv; }
+  let k0 = ${aff.gamma} * inv;
+  let meanDy = totalDy / f32(P.count);
+  let c2 = inv * inv * totalDyXc / f32(P.count);
+  ${channelLoop(`let g = grad(k); DX[k] = k0 * (g - meanDy - (X[k] - m) * c2);${dres ? ' DRES[k] = g;' : ''}`, e0, e1)}`;
+}
+
 /** Inputs [x, gamma?, beta?] and, with attrs.hasResidual, the residual last: y = activation(bn(x) + residual). */
 gpuKernel('batchNormTrain', (b: WebGPUBackend, inputs, attrs) => {
   const residual = attrs.hasResidual ? inputs[inputs.length - 1] : undefined;
@@ -187,17 +216,8 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, inputs, attrs) => {
     m2 += PART[at + 2u] + delta * delta * (nA * nB / total);
     nA = total;
   }
-  let inv = 1.0 / sqrt(m2 / f32(P.count) + P.eps);
-  if (q == 0u && lid == 0u) {
-    MEAN[ch] = m;
-    INVSTD[ch] = inv;
-    var nanBits = 0x7fc00000u;
-    VARU[ch] = select(bitcast<f32>(nanBits), m2 / f32(P.count - 1u), P.count > 1u);
-  }
-  let scale = ${aff.gamma} * inv;
-  let shift = ${aff.beta};
   ${LOOP_STEPS}
-  ${channelLoop(`Y[k] = ${activate(act, `(X[k] - m) * scale + shift${residual ? ' + RES[k]' : ''}`)};`, 'e0', 'e1')}
+  ${normalizeTail('q == 0u && lid == 0u', aff, act, !!residual, 'e0', 'e1')}
 }`,
         workgroups: [chunks, c],
       },
@@ -231,16 +251,7 @@ gpuKernel('batchNormTrain', (b: WebGPUBackend, inputs, attrs) => {
   let sqTotal = totals.x;
   let compTotal = totals.y;
   let m2 = max(0.0, sqTotal - compTotal * compTotal / f32(P.count));
-  let inv = 1.0 / sqrt(m2 / f32(P.count) + P.eps);
-  if (lid == 0u) {
-    MEAN[ch] = m;
-    INVSTD[ch] = inv;
-    var nanBits = 0x7fc00000u;
-    VARU[ch] = select(bitcast<f32>(nanBits), m2 / f32(P.count - 1u), P.count > 1u);
-  }
-  let scale = ${aff.gamma} * inv;
-  let shift = ${aff.beta};
-  ${channelLoop(`Y[k] = ${activate(act, `(X[k] - m) * scale + shift${residual ? ' + RES[k]' : ''}`)};`)}
+  ${normalizeTail('lid == 0u', aff, act, !!residual)}
 }`,
       workgroups: [c],
     },
@@ -351,12 +362,8 @@ ${channelMain('')} {
     totalDy += PART[2u * (ch * P.chunks + j)];
     totalDyXc += PART[2u * (ch * P.chunks + j) + 1u];
   }
-  if (q == 0u && lid == 0u) { DBETA[ch] = totalDy; DGAMMA[ch] = totalDyXc * inv; }
-  let k0 = ${aff.gamma} * inv;
-  let meanDy = totalDy / f32(P.count);
-  let c2 = inv * inv * totalDyXc / f32(P.count);
   ${LOOP_STEPS}
-  ${channelLoop(`let g = grad(k); DX[k] = k0 * (g - meanDy - (X[k] - m) * c2);${dres ? ' DRES[k] = g;' : ''}`, 'e0', 'e1')}
+  ${backwardTail('q == 0u && lid == 0u', aff, !!dres, 'e0', 'e1')}
 }`,
         workgroups: [chunks, c],
       },
@@ -389,11 +396,7 @@ ${channelMain(red.params)} {
   let totals = channelSum2(vec2f(sumDy, sumDyXc), lid);
   let totalDy = totals.x;
   let totalDyXc = totals.y;
-  if (lid == 0u) { DBETA[ch] = totalDy; DGAMMA[ch] = totalDyXc * inv; }
-  let k0 = ${aff.gamma} * inv;
-  let meanDy = totalDy / f32(P.count);
-  let c2 = inv * inv * totalDyXc / f32(P.count);
-  ${channelLoop(`let g = grad(k); DX[k] = k0 * (g - meanDy - (X[k] - m) * c2);${dres ? ' DRES[k] = g;' : ''}`)}
+  ${backwardTail('lid == 0u', aff, !!dres)}
 }`,
       workgroups: [c],
     },
