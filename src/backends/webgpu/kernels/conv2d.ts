@@ -62,6 +62,19 @@ fn inputTap(n: u32, channel: u32, ki: u32, kj: u32, oh: i32, ow: i32) -> f32 {
   return ldX(((n * P.C + channel) * u32(P.H) + u32(ih)) * u32(P.W) + u32(iw));
 }`;
 
+/**
+ * What the input-gradient GEMMs (whole window, and per stride phase) share: A is the weights
+ * read as [input channel][k], a row starting at channel c's first tap (kA, which differs, adds
+ * the output channel and tap); the result is stored at the column's pixel (colY) plus channel c.
+ */
+const INPUT_GRADIENT_WGSL = `alias RowA = u32;
+alias KA = u32;
+alias KB = u32;
+alias ColY = u32;
+fn rowA(group: u32, c: u32) -> u32 { return (group * P.og * P.cg + c) * TAPS; }
+fn loadA(group: u32, row: u32, k: u32) -> f32 { return ldWT(row + k); }
+fn store(group: u32, c: u32, col: u32, v: f32) { DX[col + c * u32(P.H * P.W)] = v; }`;
+
 /** Inputs and WGSL of the forward epilogue: y = activation(acc + bias[o] + residual[index]). */
 function epilogue(attrs: KernelAttrs, inputs: readonly KernelTensor[]) {
   let next = 2;
@@ -312,6 +325,7 @@ fn loadB(group: u32, k: u32, col: ColB) -> f32 {
     gemmProgram({
       name: `conv2dBackwardInput${pointwise ? '_pointwise' : ''}${half}`,
       key,
+      shared: [INPUT_GRADIENT_WGSL],
       inputs: [dyIn.binding, wIn.binding],
       outputs: [['DX', 'f32']],
       uniforms: geometryUniforms(g),
@@ -324,19 +338,12 @@ fn loadB(group: u32, k: u32, col: ColB) -> f32 {
       layoutB: 'n',
       hooks: ['rowA', 'kA', 'colB', 'kB', 'colY'],
       code: `${dyIn.code}\n${wIn.code}\n${window}
-alias RowA = u32;
-alias KA = u32;
-alias KB = u32;
-fn rowA(group: u32, c: u32) -> u32 { return (group * P.og * P.cg + c) * TAPS; }
 fn kA(group: u32, k: u32) -> u32 { return (k / TAPS) * P.cg * TAPS + k % TAPS; }
-fn loadA(group: u32, row: u32, k: u32) -> f32 { return ldWT(row + k); }
 ${loadB}
-alias ColY = u32;
 fn colY(group: u32, col: u32) -> u32 {
   let plane = u32(P.H * P.W);
   return ((col / plane) * P.C + group * P.cg) * plane + col % plane;
-}
-fn store(group: u32, c: u32, col: u32, v: f32) { DX[col + c * u32(P.H * P.W)] = v; }`,
+}`,
     }),
     [storageOf(dy), storageOf(w)],
     [out.storage],
@@ -409,6 +416,7 @@ const OFF_H = ${th.offset}i; const OFF_W = ${tw.offset}i; const OFF_STEP_H = ${t
         gemmProgram({
           name: `conv2dBackwardInput_strided${half}`,
           key: `${key},${rh},${rw}`,
+          shared: [INPUT_GRADIENT_WGSL],
           inputs: [dyIn.binding, wIn.binding],
           outputs: [['DX', 'f32']],
           uniforms: [...geometryUniforms(g), ['Hp', 'u32', th.positions], ['Wp', 'u32', tw.positions]],
@@ -421,15 +429,10 @@ const OFF_H = ${th.offset}i; const OFF_W = ${tw.offset}i; const OFF_STEP_H = ${t
           hooks: ['rowA', 'kA', 'colB', 'kB', 'colY'],
           // k is (output channel o, the phase's tap a * PTAPS_W + c); columns are the phase's pixels.
           code: `${dyIn.code}\n${wIn.code}\n${phase}
-alias RowA = u32;
-alias KA = u32;
-alias KB = u32;
-fn rowA(group: u32, c: u32) -> u32 { return (group * P.og * P.cg + c) * TAPS; }
 fn kA(group: u32, k: u32) -> u32 {
   let t = k % PTAPS;
   return (k / PTAPS) * P.cg * TAPS + TAP0 + (t / PTAPS_W) * TAP_STEP_H + (t % PTAPS_W) * TAP_STEP_W;
 }
-fn loadA(group: u32, row: u32, k: u32) -> f32 { return ldWT(row + k); }
 struct ColB { base: u32, i: i32, j: i32 }
 fn colB(group: u32, col: u32) -> ColB {
   let plane = P.Hp * P.Wp;
@@ -445,15 +448,13 @@ fn loadB(group: u32, k: u32, col: ColB) -> f32 {
   if (u32(oh) >= u32(P.outH) || u32(ow) >= u32(P.outW)) { return 0.0; }
   return ldDY(col.base + ((k / PTAPS) * u32(P.outH) + u32(oh)) * u32(P.outW) + u32(ow));
 }
-alias ColY = u32;
 fn colY(group: u32, col: u32) -> u32 {
   let plane = P.Hp * P.Wp;
   let q = col % plane;
   let ih = PHASE_H + STRIDE_H * (q / P.Wp);
   let iw = PHASE_W + STRIDE_W * (q % P.Wp);
   return (((col / plane) * P.C + group * P.cg) * u32(P.H) + ih) * u32(P.W) + iw;
-}
-fn store(group: u32, c: u32, col: u32, v: f32) { DX[col + c * u32(P.H * P.W)] = v; }`,
+}`,
         }),
         inputs,
         [out],
