@@ -7,16 +7,16 @@ per epoch with test accuracy and wall time, for time-to-accuracy comparisons.
     /usr/bin/python3 bench/torch_fmnist.py --widths 16,32,64 --epochs 6 --lr 0.1 --threads 1
 """
 import argparse
-import gzip
 import json
-import math
 import os
+import sys
 import time
 
-import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from fmnist_torch import canonical_cnn, load, warmup_cosine  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -34,45 +34,13 @@ a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
 
-
-def idx(name):
-    with gzip.open(os.path.join(a.data, name)) as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def prep(images):
-    return ((torch.from_numpy(images.astype(np.float32)) / 255.0 - 0.2860) / 0.3530).unsqueeze(1)
-
-
-xtr, ytr = prep(idx("train-images-idx3-ubyte.gz")), torch.from_numpy(idx("train-labels-idx1-ubyte.gz").astype(np.int64))
-xte, yte = prep(idx("t10k-images-idx3-ubyte.gz")), torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
-
-widths = [int(w) for w in a.widths.split(",")]
-layers, ch = [], 1
-for stage, w in enumerate(widths):
-    if stage:
-        layers.append(nn.MaxPool2d(2))
-    for _ in range(a.per_stage):
-        conv = nn.Conv2d(ch, w, 3, padding=1, bias=False)
-        nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-        layers += [conv, nn.BatchNorm2d(w), nn.ReLU()]
-        ch = w
-layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(ch, 10)]
-model = nn.Sequential(*layers)
+xtr, ytr, xte, yte = load(a.data)
+model = canonical_cnn([int(w) for w in a.widths.split(",")], a.per_stage)
 opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=a.wd)
 steps_per_epoch = len(xtr) // a.batch
 total = a.epochs * steps_per_epoch
 warmup = min(round(a.warmup_epochs * steps_per_epoch), total - 1)
-
-
-def lr_at(step):
-    if step < warmup:
-        return a.lr * (step + 1) / warmup
-    return 0.5 * a.lr * (1 + math.cos(math.pi * min(1, (step - warmup) / (total - warmup))))
-
+lr_at = warmup_cosine(a.lr, warmup, total)
 
 step, t0 = 0, time.time()
 for epoch in range(a.epochs):

@@ -4,7 +4,7 @@ CNN (stages of two conv3x3-BN-ReLU, 2x2 max-pool between stages, global average 
 convs kaiming-normal fan_out, no bias) trained on Fashion-MNIST with fovea's recipe: SGD with
 Nesterov momentum, weight decay on every parameter, linear warmup then per-step cosine to 0 over
 --epochs, batch --batch with the last partial batch dropped, inputs (x/255 - 0.2860)/0.3530.
-The same model and schedule as bench/torch_fmnist.py, with the data on the device and a stop at
+The same model and schedule as bench/torch_fmnist.py (both from peers/fmnist_torch.py), with the data on the device and a stop at
 the target accuracy.
 
 Evaluates on the 10,000 test images after every epoch and stops at --target accuracy, after
@@ -22,17 +22,16 @@ stderr; stdout's last line is one JSON object with a result per mode.
     python3 bench/peers/torch_fmnist_gpu.py --data DIR [--widths 32,64,128] [--modes fp32,tf32,bf16]
 """
 import argparse
-import gzip
 import json
-import math
 import os
 import sys
 import time
 
-import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fmnist_torch import canonical_cnn, load, warmup_cosine  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -66,29 +65,7 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def idx(name):
-    path = os.path.join(a.data, name)
-    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def find(base):
-    for name in (base + ".gz", base):
-        if os.path.exists(os.path.join(a.data, name)):
-            return name
-    raise FileNotFoundError(f"{base}[.gz] not in {a.data}")
-
-
-def prep(images):
-    return ((torch.from_numpy(images.astype(np.float32)) / 255.0 - 0.2860) / 0.3530).unsqueeze(1)
-
-
-xtr, ytr = prep(idx(find("train-images-idx3-ubyte"))), torch.from_numpy(idx(find("train-labels-idx1-ubyte")).astype(np.int64))
-xte, yte = prep(idx(find("t10k-images-idx3-ubyte"))), torch.from_numpy(idx(find("t10k-labels-idx1-ubyte")).astype(np.int64))
+xtr, ytr, xte, yte = load(a.data)
 if a.limit_train:
     xtr, ytr = xtr[:a.limit_train], ytr[:a.limit_train]
 if a.limit_test:
@@ -98,17 +75,7 @@ widths = [int(w) for w in a.widths.split(",")]
 
 
 def make_model():
-    layers, ch = [], 1
-    for stage, w in enumerate(widths):
-        if stage:
-            layers.append(nn.MaxPool2d(2))
-        for _ in range(a.per_stage):
-            conv = nn.Conv2d(ch, w, 3, padding=1, bias=False)
-            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-            layers += [conv, nn.BatchNorm2d(w), nn.ReLU()]
-            ch = w
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(ch, 10)]
-    return nn.Sequential(*layers).to(dev)
+    return canonical_cnn(widths, a.per_stage).to(dev)
 
 
 def warm_clock(ms):
@@ -147,10 +114,7 @@ def run(mode):
     total = a.epochs * steps_per_epoch
     warmup = min(round(a.warmup_epochs * steps_per_epoch), total - 1)
 
-    def lr_at(step):
-        if step < warmup:
-            return a.lr * (step + 1) / warmup
-        return 0.5 * a.lr * (1 + math.cos(math.pi * min(1, (step - warmup) / (total - warmup))))
+    lr_at = warmup_cosine(a.lr, warmup, total)
 
     warm_clock(a.warmup_ms)
     epochs, step, t0 = [], 0, time.perf_counter()
