@@ -159,47 +159,39 @@ function generateTiledMain(tile: number, aWalksK: boolean, bWalksK: boolean): st
   for (let i = 0; i < per; i++) for (let j = 0; j < vecs; j++) emit(`  var acc${i}_${j}: vec4<f32>;`);
   for (let l = 0; l < loads; l++) emit(`  var ra${l} = 0.0;\n  var rb${l} = 0.0;`);
 
-  // Tile-local coordinates of each slot, and the hoisted addressing of the fixed index.
-  if (aWalksK) {
-    emit(`  let aK = tid % ${TILE_K}u;`);
-    for (let l = 0; l < loads; l++) {
-      emit(`  let aM${l} = tid / ${TILE_K}u + ${l * TILE_K}u;`);
-      emit(`  let aIn${l} = row0 + aM${l} < P.M;`);
-      emit(`  let rowA${l} = rowA(batch, min(row0 + aM${l}, P.M - 1u));`);
+  // Per operand: r the register prefix, origin and limit of its fixed (row or column) index, the
+  // hook that hoists that index's addressing, and the load given the fixed address and k's.
+  const operands = [
+    { r: 'a', walksK: aWalksK, origin: 'row0', limit: 'P.M', fixedHook: 'rowA', kHook: 'kA', load: (f: string, k: string) => `loadA(batch, ${f}, ${k})` },
+    { r: 'b', walksK: bWalksK, origin: 'col0', limit: 'P.N', fixedHook: 'colB', kHook: 'kB', load: (f: string, k: string) => `loadB(batch, ${k}, ${f})` },
+  ];
+  // Tile-local coordinates of each slot (<r>F: row or column, <r>K: k), and the hoisted
+  // addressing of the fixed index (<r>Addr); per slot l where the operand walks k, else shared.
+  for (const o of operands) {
+    if (o.walksK) {
+      emit(`  let ${o.r}K = tid % ${TILE_K}u;`);
+      for (let l = 0; l < loads; l++) {
+        emit(`  let ${o.r}F${l} = tid / ${TILE_K}u + ${l * TILE_K}u;`);
+        emit(`  let ${o.r}In${l} = ${o.origin} + ${o.r}F${l} < ${o.limit};`);
+        emit(`  let ${o.r}Addr${l} = ${o.fixedHook}(batch, min(${o.origin} + ${o.r}F${l}, ${o.limit} - 1u));`);
+      }
+    } else {
+      emit(`  let ${o.r}F = tid % ${tile}u;`);
+      emit(`  let ${o.r}In = ${o.origin} + ${o.r}F < ${o.limit};`);
+      emit(`  let ${o.r}Addr = ${o.fixedHook}(batch, min(${o.origin} + ${o.r}F, ${o.limit} - 1u));`);
+      for (let l = 0; l < loads; l++) emit(`  let ${o.r}K${l} = tid / ${tile}u + ${l * step}u;`);
     }
-  } else {
-    emit(`  let aM = tid % ${tile}u;`);
-    emit('  let aIn = row0 + aM < P.M;');
-    emit('  let rowA0 = rowA(batch, min(row0 + aM, P.M - 1u));');
-    for (let l = 0; l < loads; l++) emit(`  let aK${l} = tid / ${tile}u + ${l * step}u;`);
-  }
-  if (bWalksK) {
-    emit(`  let bK = tid % ${TILE_K}u;`);
-    for (let l = 0; l < loads; l++) {
-      emit(`  let bN${l} = tid / ${TILE_K}u + ${l * TILE_K}u;`);
-      emit(`  let bIn${l} = col0 + bN${l} < P.N;`);
-      emit(`  let colB${l} = colB(batch, min(col0 + bN${l}, P.N - 1u));`);
-    }
-  } else {
-    emit(`  let bN = tid % ${tile}u;`);
-    emit('  let bIn = col0 + bN < P.N;');
-    emit('  let colB0 = colB(batch, min(col0 + bN, P.N - 1u));');
-    for (let l = 0; l < loads; l++) emit(`  let bK${l} = tid / ${tile}u + ${l * step}u;`);
   }
 
   const fetch = (k0: string): string => {
     const out: string[] = [`    { let k0 = ${k0};`];
-    if (aWalksK) {
-      out.push(`      let ak = k0 + aK; let ka = kA(batch, ak); let aKIn = ak < kEnd;`);
-      for (let l = 0; l < loads; l++) out.push(`      ra${l} = 0.0; if (aKIn && aIn${l}) { ra${l} = loadA(batch, rowA${l}, ka); }`);
-    } else {
-      for (let l = 0; l < loads; l++) out.push(`      { let ak = k0 + aK${l}; ra${l} = 0.0; if (aIn && ak < kEnd) { ra${l} = loadA(batch, rowA0, kA(batch, ak)); } }`);
-    }
-    if (bWalksK) {
-      out.push(`      let bk = k0 + bK; let kb = kB(batch, bk); let bKIn = bk < kEnd;`);
-      for (let l = 0; l < loads; l++) out.push(`      rb${l} = 0.0; if (bKIn && bIn${l}) { rb${l} = loadB(batch, kb, colB${l}); }`);
-    } else {
-      for (let l = 0; l < loads; l++) out.push(`      { let bk = k0 + bK${l}; rb${l} = 0.0; if (bIn && bk < kEnd) { rb${l} = loadB(batch, kB(batch, bk), colB0); } }`);
+    for (const o of operands) {
+      if (o.walksK) {
+        out.push(`      let ${o.r}k = k0 + ${o.r}K; let ${o.r}kAddr = ${o.kHook}(batch, ${o.r}k); let ${o.r}KIn = ${o.r}k < kEnd;`);
+        for (let l = 0; l < loads; l++) out.push(`      r${o.r}${l} = 0.0; if (${o.r}KIn && ${o.r}In${l}) { r${o.r}${l} = ${o.load(`${o.r}Addr${l}`, `${o.r}kAddr`)}; }`);
+      } else {
+        for (let l = 0; l < loads; l++) out.push(`      { let k = k0 + ${o.r}K${l}; r${o.r}${l} = 0.0; if (${o.r}In && k < kEnd) { r${o.r}${l} = ${o.load(`${o.r}Addr`, `${o.kHook}(batch, k)`)}; } }`);
+      }
     }
     out.push('    }');
     return out.join('\n');
@@ -209,13 +201,14 @@ function generateTiledMain(tile: number, aWalksK: boolean, bWalksK: boolean): st
   // otherwise the 16 threads storing one column's 16 k values all hit the same memory bank. The
   // XOR flips only the low 4 bits, so a row's 16-vec4 groups stay where they were.
   const slot = (walksK: boolean, k: string, mn: string): string => (walksK ? `${k} * ${tileV}u + ((${mn} / 4u) ^ ${k})` : `${k} * ${tileV}u + ${mn} / 4u`);
-  const stage = (l: number): string => {
-    const am = aWalksK ? `aM${l}` : 'aM';
-    const ak = aWalksK ? 'aK' : `aK${l}`;
-    const bn = bWalksK ? `bN${l}` : 'bN';
-    const bk = bWalksK ? 'bK' : `bK${l}`;
-    return `    As[${slot(aWalksK, ak, am)}][${am} % 4u] = ra${l};\n    Bs[${slot(bWalksK, bk, bn)}][${bn} % 4u] = rb${l};`;
-  };
+  const stage = (l: number): string =>
+    operands
+      .map((o) => {
+        const f = o.walksK ? `${o.r}F${l}` : `${o.r}F`;
+        const k = o.walksK ? `${o.r}K` : `${o.r}K${l}`;
+        return `    ${o.r.toUpperCase()}s[${slot(o.walksK, k, f)}][${f} % 4u] = r${o.r}${l};`;
+      })
+      .join('\n');
   emit(fetch('kBegin'));
   emit(`  for (var k0 = kBegin; k0 < kEnd; k0 += ${TILE_K}u) {`);
   for (let l = 0; l < loads; l++) emit(stage(l));
